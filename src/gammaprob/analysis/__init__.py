@@ -1,0 +1,1 @@
+"""High-level workflow: YAML configuration, the ``gammaprob`` command line."""
