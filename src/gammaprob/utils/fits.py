@@ -45,7 +45,9 @@ def open_fits(path: str | os.PathLike, memmap: bool = False) -> fits.HDUList:
             _ = hdu.header
             _ = hdu.data
     except (OSError, ValueError, TypeError, EOFError) as exc:
-        raise FormatError(f"cannot be read as FITS ({exc}); is it truncated or corrupt?", path=path) from exc
+        raise FormatError(
+            f"cannot be read as FITS ({exc}); is it truncated or corrupt?", path=path
+        ) from exc
     return hdulist
 
 
@@ -106,7 +108,9 @@ def read_column_unit(
     text = (col.unit or "").strip()
     if not text:
         if default is None:
-            raise FormatError("column has no unit (TUNIT keyword)", path=path, hdu=hdu.name, column=column)
+            raise FormatError(
+                "column has no unit (TUNIT keyword)", path=path, hdu=hdu.name, column=column
+            )
         text = default
     try:
         return u.Unit(text, parse_strict="raise")
