@@ -1,0 +1,44 @@
+"""Saving and loading inference results (netCDF), atomically and without overwriting."""
+
+from __future__ import annotations
+
+import os
+
+from ..utils.io import atomic_path
+
+__all__ = ["load_result", "save_result"]
+
+
+def save_result(tree, path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Write an inference result to a netCDF file.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Result of :func:`gammaprob.inference.sample` (or any DataTree).
+    path : str or path-like
+        Output file (``.nc``).
+    overwrite : bool
+        Replace an existing file.
+    """
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tree.to_netcdf(tmp)
+
+
+def load_result(path: str | os.PathLike):
+    """Read a result written by :func:`save_result`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        netCDF file.
+
+    Returns
+    -------
+    xarray.DataTree
+        The result, fully loaded into memory (the file is closed).
+    """
+    import xarray as xr
+
+    with xr.open_datatree(path) as tree:
+        return tree.load()

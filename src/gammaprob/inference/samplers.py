@@ -1,0 +1,162 @@
+"""Running samplers on a PyMC model: NUTS (PyMC, nutpie, numpyro), emcee, SMC.
+
+Every sampler returns an ArviZ 1.x ``xarray.DataTree`` with a ``posterior`` group in the
+model's constrained (physical) parametrisation, the run's settings in the root attributes,
+and (by default) a ``log_likelihood`` group with one variable per observed term.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Literal
+
+from ..utils.errors import GammaprobError
+from .diagnostics import check_convergence
+from .provenance import add_provenance
+
+__all__ = ["SAMPLERS", "SamplerNotInstalledError", "sample"]
+
+SamplerName = Literal["pymc", "nutpie", "numpyro", "blackjax", "emcee", "smc"]
+SAMPLERS = ("pymc", "nutpie", "numpyro", "blackjax", "emcee", "smc")
+
+_REQUIRES = {
+    "nutpie": ("nutpie",),
+    "numpyro": ("jax", "numpyro"),
+    "blackjax": ("jax", "blackjax"),
+    "emcee": ("emcee",),
+}
+_EXTRA = {"nutpie": "nutpie", "numpyro": "jax", "blackjax": "jax", "emcee": "emcee"}
+
+
+class SamplerNotInstalledError(GammaprobError, ImportError):
+    """The requested sampler's package is not installed."""
+
+
+def _require(sampler: str) -> None:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    missing = [pkg for pkg in _REQUIRES.get(sampler, ()) if importlib.util.find_spec(pkg) is None]
+    if missing:
+        raise SamplerNotInstalledError(
+            f"sampler {sampler!r} needs {', '.join(missing)}, which is not installed. "
+            f"Install it with: pip install 'gammaprob[{_EXTRA[sampler]}]' (or use sampler='pymc')."
+        )
+
+
+def sample(
+    model,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    sampler: SamplerName = "pymc",
+    random_seed: int | None = None,
+    target_accept: float = 0.9,
+    progressbar: bool = True,
+    log_likelihood: bool = True,
+    check: bool = True,
+    **kwargs,
+):
+    """Sample the posterior of a PyMC model.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        Model built by :func:`gammaprob.inference.build_model` or by hand.
+    draws, tune : int
+        Draws kept per chain, and tuning (warm-up) steps per chain. For ``emcee`` ``tune``
+        is the burn-in; for ``smc`` ``draws`` is the number of particles per chain.
+    chains : int
+        Independent chains (walkers for ``emcee`` are reported as chains).
+    sampler : {"pymc", "nutpie", "numpyro", "blackjax", "emcee", "smc"}
+        ``pymc`` (default) is PyMC's NUTS; ``nutpie`` and ``numpyro`` are faster NUTS
+        implementations (numpyro runs on a GPU when JAX sees one); ``emcee`` drives the
+        affine-invariant ensemble sampler with the compiled log-posterior; ``smc`` is
+        sequential Monte Carlo and records the log-evidence in ``sample_stats``.
+    random_seed : int, optional
+        Seed; the same seed reproduces the run.
+    target_accept : float
+        NUTS target acceptance rate.
+    progressbar : bool
+        Show a progress bar.
+    log_likelihood : bool
+        Add the ``log_likelihood`` group (one variable per observed term), needed for LOO.
+    check : bool
+        Run :func:`check_convergence` and warn when it fails.
+    **kwargs
+        Passed to the underlying sampler.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood`` and the run's
+        provenance (sampler, settings, seed, wall time) in the root attributes.
+    """
+    _require(sampler)
+    settings = {
+        "sampler": sampler,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "random_seed": random_seed,
+        "target_accept": target_accept,
+    }
+    start = time.perf_counter()
+    if sampler == "emcee":
+        from .ensemble import sample_emcee
+
+        tree = sample_emcee(
+            model,
+            draws=draws,
+            tune=tune,
+            walkers=chains,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            **kwargs,
+        )
+    elif sampler == "smc":
+        import pymc as pm
+
+        tree = pm.sample_smc(
+            draws=draws,
+            chains=chains,
+            model=model,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            **kwargs,
+        )
+    else:
+        import pymc as pm
+
+        nuts_kwargs = kwargs.pop("nuts_sampler_kwargs", {})
+        if sampler == "pymc":
+            kwargs.setdefault("target_accept", target_accept)
+        else:
+            nuts_kwargs.setdefault("target_accept", target_accept)
+        tree = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            model=model,
+            nuts_sampler=sampler,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            nuts_sampler_kwargs=nuts_kwargs or None,
+            **kwargs,
+        )
+    settings["wall_time_s"] = time.perf_counter() - start
+    if log_likelihood and "log_likelihood" not in tree.children and _has_observed(model):
+        import pymc as pm
+
+        pm.compute_log_likelihood(tree, model=model, progressbar=False)
+    add_provenance(tree, settings=settings)
+    if check:
+        check_convergence(tree, warn=True)
+    return tree
+
+
+def _has_observed(model) -> bool:
+    return bool(model.observed_RVs)
