@@ -1,0 +1,157 @@
+"""Posterior bands: spectra and predicted counts with credible intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_counts_predictive", "plot_spectrum_band", "quantile_band"]
+
+
+def quantile_band(samples: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and central (equal-tailed) credible band over the first axis.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        Draws, shape (n_draws, ...).
+    ci_prob : float
+        Probability mass inside the band, e.g. 0.68 (always given explicitly).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower edge, median, upper edge.
+    """
+    if not 0 < ci_prob < 1:
+        raise ValueError(f"ci_prob must be in (0, 1), got {ci_prob}")
+    lo, med, hi = np.quantile(samples, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2], axis=0)
+    return lo, med, hi
+
+
+def plot_spectrum_band(
+    energy,
+    dnde_samples,
+    *,
+    ci_prob: float,
+    energy_power: float = 2.0,
+    ax=None,
+    label: str | None = None,
+    color: str | None = None,
+):
+    """Plot the median spectrum and its credible band, scaled by ``E**energy_power``.
+
+    Parameters
+    ----------
+    energy : astropy.units.Quantity
+        Energies, shape (n,).
+    dnde_samples : astropy.units.Quantity
+        Differential flux draws, shape (n_draws, n).
+    ci_prob : float
+        Credible level of the band (stated in the legend).
+    energy_power : float
+        Plot ``E**energy_power * dN/dE`` (2 gives an SED).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+    label : str, optional
+        Legend label.
+    color : str, optional
+        Colour of line and band.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes.
+    """
+    import astropy.units as u
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    energy = u.Quantity(energy)
+    scaled = u.Quantity(dnde_samples) * energy**energy_power
+    unit = u.Unit("TeV cm-2 s-1") if energy_power == 2 else scaled.unit
+    values = scaled.to_value(unit)
+    lo, med, hi = quantile_band(values, ci_prob)
+    e = energy.to_value("TeV")
+    (line,) = ax.plot(e, med, color=color, label=label)
+    ax.fill_between(
+        e, lo, hi, color=line.get_color(), alpha=0.3, lw=0, label=f"{ci_prob:.0%} credible band"
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Energy [TeV]")
+    power = (
+        ""
+        if energy_power == 0
+        else (r"$E^2\,$" if energy_power == 2 else rf"$E^{{{energy_power}}}\,$")
+    )
+    ax.set_ylabel(f"{power}dN/dE [{unit.to_string('latex_inline')}]")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_counts_predictive(
+    energy_edges,
+    observed: np.ndarray,
+    predicted_samples: np.ndarray,
+    *,
+    ci_prob: float,
+    title: str | None = None,
+    axes=None,
+):
+    """Observed counts against posterior-predictive counts, with residuals below.
+
+    Parameters
+    ----------
+    energy_edges : astropy.units.Quantity
+        Reconstructed-energy bin edges, shape (n + 1,).
+    observed : numpy.ndarray
+        Observed counts, shape (n,).
+    predicted_samples : numpy.ndarray
+        Posterior-predictive counts, shape (n_draws, n).
+    ci_prob : float
+        Credible level of the predictive band.
+    title : str, optional
+        Panel title (e.g. the dataset name).
+    axes : tuple of matplotlib.axes.Axes, optional
+        (counts axes, residual axes).
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The two axes.
+    """
+    import astropy.units as u
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(6, 5)
+        )
+    ax, ax_res = axes
+    edges = u.Quantity(energy_edges).to_value("TeV")
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    lo, med, hi = quantile_band(np.asarray(predicted_samples, dtype=float), ci_prob)
+    ax.stairs(med, edges, label="posterior predictive (median)")
+    ax.fill_between(
+        edges,
+        np.append(lo, lo[-1]),
+        np.append(hi, hi[-1]),
+        step="post",
+        alpha=0.3,
+        lw=0,
+        label=f"{ci_prob:.0%} predictive interval",
+    )
+    ax.errorbar(
+        centers, observed, yerr=np.sqrt(observed), fmt="o", ms=3, color="k", label="observed"
+    )
+    ax.set_xscale("log")
+    ax.set_ylabel("Counts")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    spread = np.maximum(0.5 * (hi - lo), 1.0)
+    ax_res.axhline(0, color="0.5", lw=1)
+    ax_res.plot(centers, (observed - med) / spread, "o", ms=3, color="k")
+    ax_res.set_ylabel("(obs - pred) / half-width")
+    ax_res.set_xlabel("Reconstructed energy [TeV]")
+    return ax, ax_res
