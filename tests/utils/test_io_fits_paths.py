@@ -100,3 +100,11 @@ def test_namespace_numpy_and_pytensor_agree():
     x = pt.vector("x")
     f = pytensor.function([x], log_parabola(x, 2.3, 0.1))
     np.testing.assert_allclose(f(e), expected, rtol=1e-13)
+
+
+def test_open_fits_truncated_inside_header(tmp_path):
+    path = _table_file(tmp_path / "events.fits")
+    bad = tmp_path / "cut_header.fits"
+    bad.write_bytes(path.read_bytes()[: 2880 + 400])  # primary header + part of the table header
+    with pytest.raises(FormatError, match=r"(?s)cut_header\.fits.*truncated or corrupt"):
+        open_fits(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import astropy.units as u
@@ -13,20 +14,18 @@ from .errors import FormatError
 __all__ = ["get_hdu", "open_fits", "read_column_unit"]
 
 
-def open_fits(path: str | os.PathLike, memmap: bool = False) -> fits.HDUList:
+def open_fits(path: str | os.PathLike) -> fits.HDUList:
     """Open a (possibly gzipped) FITS file and verify that it can be read.
 
     Parameters
     ----------
     path : str or path-like
         File name.
-    memmap : bool
-        Memory-map the data (only for uncompressed files).
 
     Returns
     -------
     astropy.io.fits.HDUList
-        The open file; use it as a context manager.
+        All HDUs, read into memory (the file itself is already closed).
 
     Raises
     ------
@@ -39,12 +38,16 @@ def open_fits(path: str | os.PathLike, memmap: bool = False) -> fits.HDUList:
     if not path.exists():
         raise FileNotFoundError(f"FITS file {str(path)!r} does not exist.")
     try:
-        hdulist = fits.open(path, memmap=memmap)
-        for hdu in hdulist:
-            # Touch every header and payload so that truncation is found now, not later.
-            _ = hdu.header
-            _ = hdu.data
-    except (OSError, ValueError, TypeError, EOFError) as exc:
+        with warnings.catch_warnings(), path.open("rb") as handle:
+            # astropy only warns about a file cut off inside a header; that is an error here.
+            warnings.simplefilter("error", fits.verify.VerifyWarning)
+            hdulist = fits.open(handle, memmap=False, lazy_load_hdus=False)
+            for hdu in hdulist:
+                # Read every header and payload now, so truncation is found here and the
+                # returned HDUList no longer needs the (closed) file.
+                _ = hdu.header
+                _ = hdu.data
+    except (OSError, ValueError, TypeError, EOFError, fits.verify.VerifyWarning) as exc:
         raise FormatError(
             f"cannot be read as FITS ({exc}); is it truncated or corrupt?", path=path
         ) from exc

@@ -1,0 +1,79 @@
+import astropy.units as u
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from gammaprob.datasets import Datasets, FluxPoints, FluxPointsDataset
+from gammaprob.utils.errors import FormatError
+
+from .conftest import make_onoff
+from .test_flux_points import make_table
+from .test_map_dataset import make_map_dataset
+
+
+def test_unique_names_and_lookup():
+    a, b = make_onoff("a"), make_onoff("b", seed=2)
+    datasets = Datasets([a, b])
+    assert datasets.names == ["a", "b"]
+    assert datasets["b"] is b and datasets[0] is a and "a" in datasets
+    assert datasets[1:].names == ["b"]
+    assert datasets.select(["b"]).names == ["b"]
+    with pytest.raises(KeyError, match=r"no dataset named 'c'; available: \['a', 'b'\]"):
+        datasets["c"]
+    with pytest.raises(ValueError, match="'a' is used by items 0 and 1"):
+        Datasets([a, make_onoff("a", seed=3)])
+
+
+def test_stack_and_slice():
+    datasets = Datasets([make_onoff("a"), make_onoff("b", seed=2)])
+    stacked = datasets.stack(name="ab")
+    assert stacked.name == "ab"
+    assert_array_equal(stacked.counts, sum(d.counts * d.mask_safe for d in datasets))
+    sliced = datasets.slice_by_energy(0.2 * u.TeV, 5 * u.TeV)
+    assert all(d.energy_axis.nbin == 4 for d in sliced)
+    with pytest.raises(TypeError, match="stacking is implemented for spectrum datasets"):
+        Datasets([make_map_dataset()]).stack()
+
+
+def test_write_read_index(tmp_path):
+    datasets = Datasets(
+        [
+            make_onoff("23523"),
+            make_map_dataset("cube"),
+            FluxPointsDataset("sed", FluxPoints(make_table())),
+        ]
+    )
+    datasets.write(tmp_path / "index.yaml")
+    back = Datasets.read(tmp_path / "index.yaml")
+    assert back.names == ["23523", "cube", "sed"]
+    assert [type(d).__name__ for d in back] == [
+        "SpectrumDatasetOnOff",
+        "MapDataset",
+        "FluxPointsDataset",
+    ]
+    assert_array_equal(back["23523"].counts_off, datasets["23523"].counts_off)
+    assert_array_equal(back["cube"].counts.data, datasets["cube"].counts.data)
+    with pytest.raises(FileExistsError):
+        datasets.write(tmp_path / "index.yaml")
+
+
+def test_bad_index(tmp_path):
+    path = tmp_path / "index.yaml"
+    path.write_text("datasets:\n- name: a\n  type: Nope\n  filename: a.fits\n")
+    with pytest.raises(
+        FormatError, match=r"column 'datasets\[0\].type': unknown dataset type 'Nope'"
+    ):
+        Datasets.read(path)
+    path.write_text("something: else\n")
+    with pytest.raises(FormatError, match="expected a mapping with a 'datasets' list"):
+        Datasets.read(path)
+
+
+@pytest.mark.requires_data
+def test_read_gammapy_indexes(gammapy_data):
+    hawc = Datasets.read(gammapy_data / "hawc" / "DL4" / "HAWC_pass4_public_Crab.yaml")
+    assert hawc.names == [f"nHit-{i}" for i in range(5, 10)]
+    assert all(d.counts.data.shape == (10, 120, 120) for d in hawc)
+    fermi = Datasets.read(gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_datasets.yaml")
+    assert fermi["Fermi-LAT"].counts.data.sum() == 3004
+    assert np.any(fermi["Fermi-LAT"].mask_safe.data)
