@@ -108,3 +108,13 @@ def test_open_fits_truncated_inside_header(tmp_path):
     bad.write_bytes(path.read_bytes()[: 2880 + 400])  # primary header + part of the table header
     with pytest.raises(FormatError, match=r"(?s)cut_header\.fits.*truncated or corrupt"):
         open_fits(bad)
+
+
+def test_pytensor_namespace_keeps_python_floats_in_double_precision():
+    from gammaprob.utils.xp import pytensor_namespace
+
+    xp = pytensor_namespace()
+    value = xp.log(4.0)
+    assert value.dtype == "float64"
+    assert float(value.eval()) == np.log(4.0)
+    assert xp.asarray(0.1).dtype == "float64"

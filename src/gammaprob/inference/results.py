@@ -6,7 +6,7 @@ import os
 
 from ..utils.io import atomic_path
 
-__all__ = ["load_result", "save_result"]
+__all__ = ["load_result", "models_from_result", "save_result"]
 
 
 def save_result(tree, path: str | os.PathLike, overwrite: bool = False) -> None:
@@ -42,3 +42,28 @@ def load_result(path: str | os.PathLike):
 
     with xr.open_datatree(path) as tree:
         return tree.load()
+
+
+def models_from_result(tree):
+    """Rebuild the sky models (with their priors) that produced a result.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Result of :func:`gammaprob.inference.sample` on a model made by
+        :func:`gammaprob.inference.build_model`.
+
+    Returns
+    -------
+    gammaprob.modeling.Models
+        The models, as they were when the model was built.
+    """
+    from ..modeling import Models
+
+    text = tree.attrs.get("model_yaml")
+    if not text:
+        raise ValueError(
+            "this result records no model YAML: it was not sampled from a model made by "
+            "gammaprob.inference.build_model"
+        )
+    return Models.from_yaml(text)

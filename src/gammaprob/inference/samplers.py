@@ -12,6 +12,7 @@ import time
 from typing import Literal
 
 from ..utils.errors import GammaprobError
+from .build import model_metadata
 from .diagnostics import check_convergence
 from .provenance import add_provenance
 
@@ -130,11 +131,7 @@ def sample(
     else:
         import pymc as pm
 
-        nuts_kwargs = kwargs.pop("nuts_sampler_kwargs", {})
-        if sampler == "pymc":
-            kwargs.setdefault("target_accept", target_accept)
-        else:
-            nuts_kwargs.setdefault("target_accept", target_accept)
+        nuts = {"target_accept": target_accept, **kwargs.pop("nuts", {})}
         tree = pm.sample(
             draws=draws,
             tune=tune,
@@ -144,15 +141,20 @@ def sample(
             random_seed=random_seed,
             progressbar=progressbar,
             compute_convergence_checks=False,
-            nuts_sampler_kwargs=nuts_kwargs or None,
+            nuts=nuts,
             **kwargs,
         )
     settings["wall_time_s"] = time.perf_counter() - start
     if log_likelihood and "log_likelihood" not in tree.children and _has_observed(model):
-        import pymc as pm
-
-        pm.compute_log_likelihood(tree, model=model, progressbar=False)
-    add_provenance(tree, settings=settings)
+        _add_log_likelihood(tree, model)
+    meta = model_metadata(model)
+    settings["likelihood"] = meta.get("likelihood")
+    add_provenance(
+        tree,
+        settings=settings,
+        model_yaml=meta.get("model_yaml"),
+        datasets=meta.get("datasets"),
+    )
     if check:
         check_convergence(tree, warn=True)
     return tree
@@ -160,3 +162,20 @@ def sample(
 
 def _has_observed(model) -> bool:
     return bool(model.observed_RVs)
+
+
+def _add_log_likelihood(tree, model) -> None:
+    """Add the pointwise log-likelihood of every observed variable (for LOO).
+
+    PyMC refuses models with custom initial values here; they only set where samplers
+    start, so they are lifted for this computation and restored afterwards.
+    """
+    import pymc as pm
+
+    initial = dict(model.rvs_to_initial_values)
+    try:
+        for rv in initial:
+            model.rvs_to_initial_values[rv] = None
+        pm.compute_log_likelihood(tree, model=model, progressbar=False)
+    finally:
+        model.rvs_to_initial_values.update(initial)

@@ -1,1 +1,25 @@
-"""gammaprob.likelihood."""
+"""Likelihood terms: Poisson (Cash), on/off (latent background or WStat), flux points, joint."""
+
+from .flux_points import (
+    FLUX_POINT_STATS,
+    FluxPointsData,
+    flux_points_statistic,
+    flux_points_term,
+)
+from .joint import ONOFF_MODES, add_likelihood, statistics
+from .onoff import onoff_term, wstat_graph, wstat_term
+from .poisson import poisson_term
+
+__all__ = [
+    "FLUX_POINT_STATS",
+    "ONOFF_MODES",
+    "FluxPointsData",
+    "add_likelihood",
+    "flux_points_statistic",
+    "flux_points_term",
+    "onoff_term",
+    "poisson_term",
+    "statistics",
+    "wstat_graph",
+    "wstat_term",
+]

@@ -1,1 +1,65 @@
-"""gammaprob.modeling."""
+"""gammaprob.modeling: parameters, priors, model components, sky models and YAML.
+
+Sub-modules: :mod:`~gammaprob.modeling.prior`, :mod:`~gammaprob.modeling.parameter`,
+:mod:`~gammaprob.modeling.component` (base class and registry),
+:mod:`~gammaprob.modeling.spectral`, :mod:`~gammaprob.modeling.ebl`,
+:mod:`~gammaprob.modeling.skymodel`, :mod:`~gammaprob.modeling.models` (collection, YAML).
+Spatial and temporal components live in ``modeling.spatial`` / ``modeling.temporal``.
+"""
+
+from . import spatial, spectral, temporal
+from .component import REGISTRY, Component, get_component, register, registered
+from .ebl import EBL_MODELS, EBLAbsorption, EBLTable, read_ebl_table
+from .models import Models
+from .parameter import Parameter, Parameters, ParameterSpec, build_parameter, built_parameters
+from .prior import (
+    Cauchy,
+    Exponential,
+    Gamma,
+    HalfNormal,
+    LogNormal,
+    LogUniform,
+    Normal,
+    Prior,
+    StudentT,
+    TruncatedNormal,
+    Uniform,
+)
+from .skymodel import FoVBackgroundModel, SkyModel
+from .summary import describe_priors, prior_predictive_spectrum
+
+__all__ = [
+    "EBL_MODELS",
+    "REGISTRY",
+    "Cauchy",
+    "Component",
+    "EBLAbsorption",
+    "EBLTable",
+    "Exponential",
+    "FoVBackgroundModel",
+    "Gamma",
+    "HalfNormal",
+    "LogNormal",
+    "LogUniform",
+    "Models",
+    "Normal",
+    "Parameter",
+    "ParameterSpec",
+    "Parameters",
+    "Prior",
+    "SkyModel",
+    "StudentT",
+    "TruncatedNormal",
+    "Uniform",
+    "build_parameter",
+    "built_parameters",
+    "describe_priors",
+    "get_component",
+    "prior_predictive_spectrum",
+    "read_ebl_table",
+    "register",
+    "registered",
+    "spatial",
+    "spectral",
+    "temporal",
+]

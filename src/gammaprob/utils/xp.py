@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import types
 from functools import cache
 
@@ -64,6 +65,26 @@ _NUMPY = {
 }
 
 
+# Functions whose arguments are sequences or shapes, not numbers.
+_NO_SCALAR_CAST = {"stack", "concatenate", "sum", "zeros_like", "ones_like"}
+
+
+def _float64_scalars(func):
+    """Pass Python floats to ``func`` as float64 numpy scalars.
+
+    pytensor turns a Python float into the narrowest exact dtype (``4.0`` becomes float32), so
+    ``pt.log(4.0)`` would be computed in single precision.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        args = tuple(np.float64(a) if type(a) is float else a for a in args)
+        kwargs = {k: np.float64(v) if type(v) is float else v for k, v in kwargs.items()}
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def numpy_namespace() -> types.SimpleNamespace:
     """Return the numpy/scipy flavour of the namespace."""
     return _numpy_ns()
@@ -97,6 +118,10 @@ def pytensor_namespace() -> types.SimpleNamespace:
         ones_like=pt.ones_like,
         pi=np.pi,
     )
+    funcs = {
+        name: f if name in _NO_SCALAR_CAST or not callable(f) else _float64_scalars(f)
+        for name, f in funcs.items()
+    }
     missing = set(_NUMPY) - set(funcs)
     if missing:  # pragma: no cover - guards against pytensor renames
         raise ImportError(f"pytensor lacks functions gammaprob needs: {sorted(missing)}")

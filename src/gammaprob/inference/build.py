@@ -1,0 +1,158 @@
+"""Build the PyMC model of datasets and sky models: priors, forward folding, likelihoods."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+
+__all__ = ["build_model", "model_metadata"]
+
+# Provenance of each model built here (model YAML, dataset names), read back by ``sample``.
+_METADATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _as_list(datasets) -> list:
+    if hasattr(datasets, "names") and hasattr(datasets, "__iter__"):
+        return list(datasets)
+    if isinstance(datasets, Iterable) and not hasattr(datasets, "counts"):
+        return list(datasets)
+    return [datasets]
+
+
+def _as_models(models):
+    from ..modeling import Models
+
+    if isinstance(models, Models):
+        return models
+    if not isinstance(models, Sequence):
+        models = [models]
+    return Models(list(models))
+
+
+def _responses(datasets: list, models) -> tuple[list, list]:
+    from ..datasets import FluxPointsDataset, MapDataset, SpectrumDataset
+    from ..forward import MapResponse, SpectrumResponse
+    from ..likelihood import FluxPointsData
+
+    responses, flux_points = [], []
+    for ds in datasets:
+        if isinstance(ds, FluxPointsDataset):
+            flux_points.append(FluxPointsData.from_dataset(ds))
+        elif isinstance(ds, SpectrumDataset):
+            responses.append(SpectrumResponse.from_dataset(ds))
+        elif isinstance(ds, MapDataset):
+            responses.append(MapResponse.from_dataset(ds))
+        else:
+            raise TypeError(
+                f"dataset {getattr(ds, 'name', ds)!r} of type {type(ds).__name__} is not "
+                "supported; expected SpectrumDataset(OnOff), MapDataset(OnOff) or "
+                "FluxPointsDataset"
+            )
+    return responses, flux_points
+
+
+def build_model(
+    datasets,
+    models,
+    *,
+    likelihood: str = "latent",
+    background_prior=None,
+    flux_points_stat: str = "chi2",
+    model=None,
+):
+    """Build the PyMC model: one sub-model per source, one observed term per dataset.
+
+    Free parameters become random variables named ``"<source>::<param>"`` (for example
+    ``"crab::alpha"``), with amplitudes sampled on an O(1) scale and reported in physical
+    units. Each spectrum or map dataset adds ``"<dataset>::counts"`` (and, for on/off data
+    with the default latent background, ``"<dataset>::mu_off"`` and
+    ``"<dataset>::counts_off"``); flux-point datasets add ``"<dataset>::dnde"``. After the
+    call the model can be extended by the user (``with model: ...``).
+
+    Parameters
+    ----------
+    datasets : Datasets, dataset or sequence of datasets
+        Spectrum (on/off), map (on/off) and flux-point datasets, with unique names.
+    models : Models, SkyModel or sequence
+        Sky models (and FoV background models) with priors on their free parameters.
+    likelihood : {"latent", "wstat"}
+        On/off treatment: the background rate per bin as a latent nuisance with two observed
+        Poisson terms (generative, default), or the profiled WStat as a ``pm.Potential``
+        (no prior/posterior predictive checks; a warning says so).
+    background_prior : callable, optional
+        Prior of the latent OFF expectations (see :func:`gammaprob.likelihood.onoff_term`).
+    flux_points_stat : {"chi2", "distrib"}
+        Likelihood of flux points: Gaussian on the measured values, or asymmetric errors and
+        one-sided upper limits (a potential).
+    model : pymc.Model, optional
+        Add to this model instead of a new one.
+
+    Returns
+    -------
+    pymc.Model
+        The model.
+    """
+    import pymc as pm
+
+    from ..forward import build_params
+    from ..likelihood import add_likelihood, flux_points_term
+
+    datasets = _as_list(datasets)
+    if not datasets:
+        raise ValueError("build_model needs at least one dataset")
+    names = [ds.name for ds in datasets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"dataset names must be unique, got {names}")
+    models = _as_models(models)
+    if len(models) == 0:
+        raise ValueError("build_model needs at least one model")
+    _check_free(models)
+    responses, flux_points = _responses(datasets, models)
+    model = pm.Model() if model is None else model
+    with model:
+        params = build_params(models)
+        if responses:
+            add_likelihood(
+                responses,
+                models,
+                params,
+                onoff=likelihood,
+                background_prior=background_prior,
+            )
+        for data in flux_points:
+            pred = data.predict(models, params, known_datasets=names)
+            flux_points_term(data.name, data, pred, stat=flux_points_stat)
+    _METADATA[model] = {
+        "model_yaml": models.to_yaml(),
+        "datasets": {name: _dataset_source(ds) for name, ds in zip(names, datasets, strict=True)},
+        "likelihood": likelihood,
+    }
+    return model
+
+
+def _check_free(models) -> None:
+    params = models.parameters
+    free = [name for name, p in params.items() if p.is_free or p.is_tensor]
+    if not free:
+        raise ValueError(
+            "the models have no free parameter: give at least one parameter a prior "
+            "(e.g. index=Normal(2.5, 1)) before building the model"
+        )
+
+
+def _dataset_source(ds) -> str | None:
+    meta = getattr(ds, "meta", None) or {}
+    path = meta.get("filename") or meta.get("path") if isinstance(meta, dict) else None
+    if path is None:
+        return None
+    from .provenance import file_hash
+
+    try:
+        return f"{path} {file_hash(path)}"
+    except OSError:
+        return str(path)
+
+
+def model_metadata(model) -> dict:
+    """Provenance recorded by :func:`build_model` for ``model`` (empty for other models)."""
+    return dict(_METADATA.get(model, {}))

@@ -1,0 +1,193 @@
+"""Joint likelihood over many datasets, and numpy statistics for given parameter values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from gammaprob.forward import fold_groups, fold_spectra
+from gammaprob.forward.integration import DEFAULT_NODES
+from gammaprob.forward.map import MapFold, MapResponse, nominal_positions, npred_map
+from gammaprob.forward.response import SpectrumResponse
+from gammaprob.likelihood.onoff import onoff_term, wstat_term
+from gammaprob.likelihood.poisson import poisson_term
+from gammaprob.stats import cash, wstat
+
+__all__ = ["ONOFF_MODES", "add_likelihood", "statistics"]
+
+ONOFF_MODES = ("latent", "wstat")
+
+
+def _check_responses(responses) -> list:
+    responses = list(responses)
+    if not responses:
+        raise ValueError("no datasets given to the likelihood")
+    for r in responses:
+        if not isinstance(r, SpectrumResponse | MapResponse):
+            raise TypeError(
+                "expected SpectrumResponse or MapResponse objects (build them with "
+                f"SpectrumResponse.from_dataset / MapResponse.from_arrays), got {type(r).__name__}"
+            )
+    names = [r.name for r in responses]
+    if len(set(names)) != len(names):
+        raise ValueError(f"dataset names must be unique, got {names}")
+    return responses
+
+
+def _split(responses):
+    spectra = [r for r in responses if isinstance(r, SpectrumResponse)]
+    maps = [r for r in responses if isinstance(r, MapResponse)]
+    return spectra, maps
+
+
+def add_likelihood(
+    responses: Sequence,
+    models: Sequence,
+    params: Mapping,
+    *,
+    onoff: str = "latent",
+    background_prior=None,
+    n_nodes: int = DEFAULT_NODES,
+    positions=None,
+    position_margin: float = 0.3,
+) -> dict:
+    """Add the likelihood terms of several datasets to the current PyMC model.
+
+    Must be called inside a ``pm.Model`` context. Parameters are shared between datasets by
+    passing the same tensor under the same ``"<source>::<param>"`` key; a model applies to the
+    datasets in its ``datasets_names`` (all when None).
+
+    Parameters
+    ----------
+    responses : sequence of SpectrumResponse or MapResponse
+        The datasets' responses.
+    models : sequence
+        Sky models.
+    params : Mapping
+        Parameter tensors (or fixed floats): nested ``{source: {kind: {param: value}}}`` as
+        returned by :func:`gammaprob.forward.build_params`, or flat ``{"<source>::<param>": value}``.
+    onoff : {"latent", "wstat"}
+        On/off datasets: latent background with two observed Poisson terms (default), or the
+        profiled WStat as a ``pm.Potential`` (warns: no predictive checks). The WStat of all
+        on/off datasets folded together is one potential named ``"<a>+<b>+...::wstat"``.
+    background_prior : callable, optional
+        Prior for the latent OFF expectation, see :func:`gammaprob.likelihood.onoff_term`.
+    n_nodes : int
+        Quadrature nodes per true-energy bin for components without an analytic integral.
+    positions : Mapping, optional
+        ``{source: (lon, lat)}`` or ``{source: (lon, lat, margin)}`` (deg) around which map
+        cutouts are built; default: :func:`gammaprob.forward.nominal_positions` (the centre and
+        support of the position priors).
+    position_margin : float
+        How far (deg) a source may move from that position when no margin is known (see
+        :class:`gammaprob.forward.MapFold`).
+
+    Returns
+    -------
+    dict
+        ``{dataset name: predicted counts tensor}`` (for map datasets: of the compressed
+        likelihood bins, see :class:`gammaprob.forward.MapFold`).
+    """
+    if onoff not in ONOFF_MODES:
+        raise ValueError(f"onoff must be one of {ONOFF_MODES}, got {onoff!r}")
+    responses = _check_responses(responses)
+    spectra, maps = _split(responses)
+    names = [r.name for r in responses]
+    by_name = {r.name: r for r in responses}
+    npreds = {}
+    if maps:
+        positions = nominal_positions(models) if positions is None else dict(positions)
+    for r in maps:
+        fold = MapFold.build(
+            r, models, positions, position_margin=position_margin, known_datasets=names
+        )
+        npreds[r.name] = fold.npred(params, n_nodes=n_nodes)
+        poisson_term(r.name, npreds[r.name], fold.counts)
+    groups = (
+        fold_groups(spectra, models, params, n_nodes=n_nodes, known_datasets=names)
+        if spectra
+        else []
+    )
+    for fold, flux in groups:
+        members = [by_name[n] for n in fold.names]
+        fused = [r.name for r in members if r.is_onoff] if onoff == "wstat" else []
+        if fused:
+            _fused_wstat([by_name[n] for n in fused], fold.fold(flux, fused))
+        for r in members:
+            npreds[r.name] = fold.fold(flux, [r.name])
+            if r.name in fused:
+                continue
+            if r.is_onoff:
+                onoff_term(
+                    r.name,
+                    npreds[r.name],
+                    r.counts,
+                    r.counts_off,
+                    r.alpha,
+                    background_prior=background_prior,
+                )
+            else:
+                poisson_term(r.name, npreds[r.name], r.counts)
+    return {r.name: npreds[r.name] for r in responses}
+
+
+def _fused_wstat(members, mu) -> None:
+    """One WStat potential for all on/off datasets of a fold group (one fused graph node)."""
+    wstat_term(
+        "+".join(r.name for r in members),
+        mu,
+        np.concatenate([r.counts for r in members]),
+        np.concatenate([r.counts_off for r in members]),
+        np.concatenate([r.alpha for r in members]),
+    )
+
+
+def statistics(
+    responses: Sequence,
+    models: Sequence,
+    values: Mapping,
+    *,
+    n_nodes: int = DEFAULT_NODES,
+) -> dict:
+    """Fit statistics per dataset in gammapy's convention, for given parameter values (numpy).
+
+    Cash (``2 sum(mu - n log mu)``) for datasets with known or no background (map datasets on
+    every bin of the mask, without cutout or compression), WStat (profiled background, with
+    goodness-of-fit terms) for on/off datasets.
+
+    Parameters
+    ----------
+    responses : sequence of SpectrumResponse or MapResponse
+        The datasets' responses.
+    models : sequence
+        Sky models.
+    values : Mapping
+        Parameter values (floats) keyed ``"<source>::<param>"``.
+    n_nodes : int
+        Quadrature nodes per bin for components without an analytic integral.
+
+    Returns
+    -------
+    dict
+        ``{dataset name: statistic}`` (floats); the total is their sum.
+    """
+    responses = _check_responses(responses)
+    spectra, _ = _split(responses)
+    names = [r.name for r in responses]
+    npreds = fold_spectra(spectra, models, values, n_nodes=n_nodes, known_datasets=names)
+    out = {}
+    for r in responses:
+        if isinstance(r, MapResponse):
+            mu = npred_map(r, models, values, n_nodes=n_nodes)[r.mask]
+            stat = cash(n_on=r.counts[r.mask], mu_on=mu)
+        elif r.is_onoff:
+            mu = np.asarray(npreds[r.name], dtype=np.float64)
+            stat = wstat(n_on=r.counts, n_off=r.counts_off, alpha=r.alpha, mu_sig=mu)
+        else:
+            stat = cash(n_on=r.counts, mu_on=np.asarray(npreds[r.name], dtype=np.float64))
+        total = float(np.sum(stat))
+        if not np.isfinite(total):
+            raise ValueError(f"dataset {r.name!r}: the statistic is not finite for these values")
+        out[r.name] = total
+    return out
