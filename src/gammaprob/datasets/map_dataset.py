@@ -21,49 +21,12 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 
+from gammaprob.irf.irf_maps import IRFMap
 from gammaprob.maps import Map, MapAxis
 
 from ._checks import as_background, as_counts, as_nonnegative, frozen
 
 __all__ = ["IRFMap", "MapDataset", "MapDatasetOnOff"]
-
-
-@dataclass(frozen=True)
-class IRFMap:
-    """An IRF tabulated on a coarse sky grid, with the exposure used to weight it.
-
-    Parameters
-    ----------
-    irf_map : Map
-        The IRF values (PSF in sr-1 with axes ``rad``, ``energy_true``; or an energy-dispersion
-        kernel with axes ``energy``, ``energy_true``).
-    exposure_map : Map, optional
-        Exposure on the same sky grid (used for stacking).
-    """
-
-    irf_map: Map
-    exposure_map: Map | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.irf_map, Map):
-            raise TypeError(f"irf_map must be a Map, got {type(self.irf_map).__name__}")
-        if self.exposure_map is not None and not isinstance(self.exposure_map, Map):
-            raise TypeError(
-                f"exposure_map must be a Map or None, got {type(self.exposure_map).__name__}"
-            )
-
-    def pixel_index(self, position: SkyCoord | None = None) -> tuple[int, int]:
-        """Spatial index ``(iy, ix)`` of the IRF pixel containing ``position`` (default: centre)."""
-        geom = self.irf_map.geom
-        ny, nx = geom.spatial_shape
-        if position is None:
-            return ny // 2, nx // 2
-        x, y = geom.wcs.world_to_pixel(position)
-        return int(np.clip(np.round(y), 0, ny - 1)), int(np.clip(np.round(x), 0, nx - 1))
-
-    def __repr__(self) -> str:
-        m = self.irf_map
-        return f"IRFMap(axes={m.geom.axes.names}, shape={m.data.shape}, unit={m.unit})"
 
 
 def _check_map(value: Any, what: str) -> Map:
@@ -228,8 +191,7 @@ class MapDataset:
         if self.edisp is None:
             return frozen(np.eye(self.energy_axis.nbin))
         if isinstance(self.edisp, IRFMap):
-            iy, ix = self.edisp.pixel_index(position)
-            return frozen(self.edisp.irf_map.data[..., iy, ix])
+            return frozen(self.edisp.irf_map.data[(..., *self.edisp.pixel_index(position))])
         return self.edisp.pdf_matrix
 
     def check_fittable(self) -> None:
@@ -286,7 +248,7 @@ class MapDataset:
             kidx = kernel.geom.axes.names[::-1].index("energy")
             slc = [slice(None)] * kernel.data.ndim
             slc[kidx] = slice(start, stop)
-            edisp = IRFMap(
+            edisp = type(edisp)(
                 Map(kgeom, data=kernel.data[tuple(slc)], unit=kernel.unit), edisp.exposure_map
             )
         elif edisp is not None:

@@ -86,7 +86,7 @@ def read_map_dataset(path: str | os.PathLike, name: str | None = None) -> MapDat
         }
         for key in ("PSF", "EDISP"):
             if key in names:
-                fields[key.lower()] = IRFMap(read(key), read(f"{key}_EXPOSURE"))
+                fields[key.lower()] = _irf_map(read(key), read(f"{key}_EXPOSURE"))
         if "GTI" in names:
             fields["gti"] = GTI.from_hdu(hdulist["GTI"], path=path)
         cls = MapDataset
@@ -174,6 +174,18 @@ def write_map_dataset(
         hdus.append(dataset.gti.to_table_hdu())
     with atomic_path(path, overwrite=overwrite) as tmp:
         fits.HDUList(hdus).writeto(tmp)
+
+
+def _irf_map(irf_map: Map, exposure_map: Map | None) -> IRFMap:
+    """Wrap a stored IRF map in the class its axes call for (generic IRFMap otherwise)."""
+    from gammaprob.irf.irf_maps import EDispKernelMap, PSFMap
+
+    names = set(irf_map.geom.axes.names)
+    if names == {"rad", "energy_true"}:
+        return PSFMap(irf_map, exposure_map)
+    if names == {"energy", "energy_true"}:
+        return EDispKernelMap(irf_map, exposure_map)
+    return IRFMap(irf_map, exposure_map)
 
 
 def _kernel_to_irf_map(kernel, dataset: MapDataset, key: str) -> IRFMap:

@@ -1,1 +1,0 @@
-"""gammaprob.catalog."""
