@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 
 def _in_ci() -> bool:
     return bool(os.environ.get("CI"))

@@ -2,6 +2,7 @@ import gzip
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from gammaprob.irf import EffectiveArea2D, read_irf
 from gammaprob.utils.errors import FormatError
@@ -112,3 +113,21 @@ def test_truncated_file(tmp_path, irf_helpers):
         read_irf(truncated, "EFFECTIVE AREA")
     with pytest.raises(FileNotFoundError):
         read_irf(tmp_path / "missing.fits", "EFFECTIVE AREA")
+
+
+def test_small_negative_noise_is_clipped_large_is_an_error(tmp_path, irf_helpers):
+    from gammaprob.irf import EffectiveArea2D
+
+    h = irf_helpers
+    data = np.full((3, 2), 1e5)
+    data[1, 1] = -1e3  # 1 % of the maximum: numerical noise, as in H.E.S.S. DR1 files
+    path = tmp_path / "noise.fits"
+    fits.HDUList([fits.PrimaryHDU(), h.make_aeff_hdu(data=data)]).writeto(path)
+    aeff = EffectiveArea2D.read(path)
+    assert np.min(aeff.data) == 0.0
+    assert np.max(aeff.data) == 1e5
+    data[1, 1] = -1e4  # 10 %: not noise
+    bad = tmp_path / "bad.fits"
+    fits.HDUList([fits.PrimaryHDU(), h.make_aeff_hdu(data=data)]).writeto(bad)
+    with pytest.raises(FormatError, match="more than 5% of the largest value"):
+        EffectiveArea2D.read(bad)

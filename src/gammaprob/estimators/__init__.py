@@ -1,6 +1,10 @@
-"""Products from data and posteriors: quick-look excess maps, sensitivity, upper limits."""
+"""Products from data and posteriors: flux points, quick-look excess maps, sensitivity, upper limits."""
 
 from .excess_map import ExcessMapEstimator, ExcessMaps
+from .flux_map import FluxMapEstimator, FluxMaps
+from .flux_points import FluxPointsEstimator
+from .light_curve import LightCurve, LightCurveEstimator
+from .norm_posterior import NormPosterior, NormTerms, norm_posterior
 from .reference import PowerLawReference
 from .sensitivity import SensitivityEstimator
 from .upper_limits import (
@@ -14,9 +18,17 @@ __all__ = [
     "CredibleUpperLimit",
     "ExcessMapEstimator",
     "ExcessMaps",
+    "FluxMapEstimator",
+    "FluxMaps",
+    "FluxPointsEstimator",
+    "LightCurve",
+    "LightCurveEstimator",
+    "NormPosterior",
+    "NormTerms",
     "PowerLawReference",
     "SensitivityEstimator",
     "credible_upper_limit",
+    "norm_posterior",
     "poisson_signal_posterior_cdf",
     "poisson_signal_upper_limit",
 ]

@@ -10,6 +10,7 @@ order when it does not (the same rule Gammapy applies).
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,11 @@ from astropy.table import Table
 from gammaprob.maps.axes import MapAxes, MapAxis
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.io import atomic_path
+
+_log = logging.getLogger(__name__)
+
+#: Negative IRF values up to this fraction of the largest |value| are clipped to zero.
+NEGATIVE_TOLERANCE = 0.05
 
 __all__ = [
     "AXIS_SPEC",
@@ -223,7 +229,10 @@ def read_data_column(
     unit_required : bool
         Raise if the column has no unit; otherwise a missing unit means ``unit``.
     allow_negative : bool
-        Accept negative values.
+        Accept negative values. Otherwise negative values no larger in magnitude than
+        ``NEGATIVE_TOLERANCE`` times the largest absolute value (numerical noise of the
+        producing software; H.E.S.S. DR1 has up to 1.2 %) are set to zero and logged, and
+        larger ones are an error.
 
     Returns
     -------
@@ -291,13 +300,27 @@ def read_data_column(
             hdu=hdu.name,
             column=column,
         )
-    if not allow_negative and (values < 0).any():
-        raise FormatError(
-            f"{int((values < 0).sum())} negative values (minimum {values.min():.4g}); expected >= 0",
-            path=path,
-            hdu=hdu.name,
-            column=column,
+    negative = values < 0
+    if not allow_negative and negative.any():
+        scale = float(np.abs(values).max())
+        if -values.min() > NEGATIVE_TOLERANCE * scale:
+            raise FormatError(
+                f"{int(negative.sum())} negative values (minimum {values.min():.4g}, more than "
+                f"{NEGATIVE_TOLERANCE:.0%} of the largest value {scale:.4g}); expected >= 0",
+                path=path,
+                hdu=hdu.name,
+                column=column,
+            )
+        _log.info(
+            "%s[%s] column %s: %d small negative values (min %.3g, max |value| %.3g) set to 0",
+            path,
+            hdu.name,
+            column,
+            int(negative.sum()),
+            values.min(),
+            scale,
         )
+        values = np.where(negative, 0.0, values)
     return values
 
 

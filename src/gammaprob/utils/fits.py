@@ -2,20 +2,88 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import astropy.units as u
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 
 from .errors import FormatError
 
-__all__ = ["get_hdu", "open_fits", "read_column_unit"]
+__all__ = ["get_hdu", "open_fits", "read_column_unit", "read_fits_bytes"]
+
+
+_BLOCK = 2880  # FITS files are a whole number of 2880-byte blocks
+
+
+def read_fits_bytes(path: str | os.PathLike, lazy: bool = False) -> fits.HDUList:
+    """Read a (possibly gzipped) FITS file into memory after checking it is complete.
+
+    The file is decompressed once (astropy would silently read a truncated gzip stream as a
+    shorter file), its size must be a whole number of FITS blocks, and header problems that
+    astropy only warns about are errors.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File name.
+    lazy : bool
+        Parse HDUs on first access (fast for reading one HDU of a multi-HDU file); otherwise
+        every header and payload is read now.
+
+    Returns
+    -------
+    astropy.io.fits.HDUList
+        The HDUs, held in memory (no file stays open).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    FormatError
+        The file is truncated, corrupt or not FITS.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"FITS file {str(path)!r} does not exist.")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise FormatError(
+                f"the gzip stream is truncated or corrupt ({exc})", path=path
+            ) from exc
+    if len(raw) == 0 or len(raw) % _BLOCK:
+        raise FormatError(
+            f"{len(raw)} bytes is not a whole number of 2880-byte FITS blocks; the file is "
+            "truncated or corrupt, or not FITS",
+            path=path,
+        )
+    try:
+        with warnings.catch_warnings():
+            # astropy only warns about a file cut off inside a header; that is an error here.
+            warnings.simplefilter("error", AstropyUserWarning)
+            warnings.simplefilter("error", fits.verify.VerifyWarning)
+            hdulist = fits.open(io.BytesIO(raw), memmap=False, lazy_load_hdus=lazy)
+            if not lazy:
+                for hdu in hdulist:
+                    _ = hdu.header
+                    _ = hdu.data
+    except (OSError, ValueError, TypeError, EOFError, AstropyUserWarning) as exc:
+        raise FormatError(
+            f"cannot be read as FITS ({exc}); is it truncated or corrupt?", path=path
+        ) from exc
+    return hdulist
 
 
 def open_fits(path: str | os.PathLike) -> fits.HDUList:
-    """Open a (possibly gzipped) FITS file and verify that it can be read.
+    """Open a (possibly gzipped) FITS file, checked to be complete, with every HDU read.
 
     Parameters
     ----------
@@ -25,7 +93,7 @@ def open_fits(path: str | os.PathLike) -> fits.HDUList:
     Returns
     -------
     astropy.io.fits.HDUList
-        All HDUs, read into memory (the file itself is already closed).
+        All HDUs, read into memory (no file stays open); usable as a context manager.
 
     Raises
     ------
@@ -34,24 +102,7 @@ def open_fits(path: str | os.PathLike) -> fits.HDUList:
     FormatError
         The file is not valid FITS (truncated, corrupt, wrong type).
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"FITS file {str(path)!r} does not exist.")
-    try:
-        with warnings.catch_warnings(), path.open("rb") as handle:
-            # astropy only warns about a file cut off inside a header; that is an error here.
-            warnings.simplefilter("error", fits.verify.VerifyWarning)
-            hdulist = fits.open(handle, memmap=False, lazy_load_hdus=False)
-            for hdu in hdulist:
-                # Read every header and payload now, so truncation is found here and the
-                # returned HDUList no longer needs the (closed) file.
-                _ = hdu.header
-                _ = hdu.data
-    except (OSError, ValueError, TypeError, EOFError, fits.verify.VerifyWarning) as exc:
-        raise FormatError(
-            f"cannot be read as FITS ({exc}); is it truncated or corrupt?", path=path
-        ) from exc
-    return hdulist
+    return read_fits_bytes(path, lazy=False)
 
 
 def get_hdu(hdulist: fits.HDUList, hdu: str | int, path: str | os.PathLike | None = None):

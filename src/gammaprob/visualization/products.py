@@ -1,0 +1,243 @@
+"""Plots of estimator products: SEDs with upper-limit arrows, norm posteriors, light curves, maps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_flux_map", "plot_flux_points", "plot_light_curve", "plot_norm_posteriors"]
+
+_SED_UNITS = {
+    "dnde": "cm-2 s-1 TeV-1",
+    "e2dnde": "erg cm-2 s-1",
+    "flux": "cm-2 s-1",
+    "eflux": "erg cm-2 s-1",
+}
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
+    return ax
+
+
+def _column(table, name: str, unit: str) -> np.ndarray:
+    col = table[name]
+    if col.unit is None:
+        return np.asarray(col, dtype=float)
+    return col.quantity.to_value(unit)
+
+
+def plot_flux_points(
+    flux_points,
+    *,
+    sed_type: str = "e2dnde",
+    ax=None,
+    label: str | None = None,
+    color: str | None = None,
+    **kwargs,
+):
+    """Plot flux points with asymmetric error bars and upper-limit arrows.
+
+    Parameters
+    ----------
+    flux_points : FluxPoints
+        Points with ``<sed_type>``, ``<sed_type>_errn/errp`` (or ``_err``), ``<sed_type>_ul`` and
+        ``is_ul`` columns (what :class:`~gammaprob.estimators.FluxPointsEstimator` writes); a
+        ``likelihood`` table is converted with its ``ref_*`` columns.
+    sed_type : {"dnde", "e2dnde", "flux", "eflux"}
+        Quantity on the y axis (units: cm-2 s-1 TeV-1, erg cm-2 s-1, cm-2 s-1, erg cm-2 s-1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    label, color : str, optional
+        Legend label and colour.
+    **kwargs
+        Passed to ``errorbar``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if sed_type not in _SED_UNITS:
+        raise ValueError(f"sed_type must be one of {tuple(_SED_UNITS)}, got {sed_type!r}")
+    ax = _axes(ax)
+    table = flux_points.table
+    if sed_type not in table.colnames:
+        table = flux_points.to_sed_type(sed_type).table
+    unit = _SED_UNITS[sed_type]
+    e_ref = _column(table, "e_ref", "TeV")
+    value = _column(table, sed_type, unit)
+    errn = (
+        _column(table, f"{sed_type}_errn", unit) if f"{sed_type}_errn" in table.colnames else None
+    )
+    errp = (
+        _column(table, f"{sed_type}_errp", unit) if f"{sed_type}_errp" in table.colnames else None
+    )
+    if errn is None and f"{sed_type}_err" in table.colnames:
+        errn = errp = _column(table, f"{sed_type}_err", unit)
+    is_ul = flux_points.is_ul
+    xerr = None
+    if "e_min" in table.colnames:
+        xerr = [e_ref - _column(table, "e_min", "TeV"), _column(table, "e_max", "TeV") - e_ref]
+    points = ~is_ul & np.isfinite(value)
+    yerr = None if errn is None else [errn[points], errp[points]]
+    container = ax.errorbar(
+        e_ref[points],
+        value[points],
+        yerr=yerr,
+        xerr=None if xerr is None else [x[points] for x in xerr],
+        fmt="o",
+        label=label,
+        color=color,
+        **kwargs,
+    )
+    color = container[0].get_color()
+    if f"{sed_type}_ul" in table.colnames and np.any(is_ul):
+        ul = _column(table, f"{sed_type}_ul", unit)[is_ul]
+        ax.errorbar(
+            e_ref[is_ul],
+            ul,
+            yerr=0.4 * ul,
+            xerr=None if xerr is None else [x[is_ul] for x in xerr],
+            uplims=True,
+            fmt="none",
+            color=color,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Energy [TeV]")
+    ax.set_ylabel(f"{sed_type} [{unit}]")
+    return ax
+
+
+def plot_norm_posteriors(flux_points, *, ax=None, cmap: str = "viridis"):
+    """Plot the per-bin posterior densities of the norm kept in ``norm_scan``/``post_scan``.
+
+    Parameters
+    ----------
+    flux_points : FluxPoints
+        Output of :class:`~gammaprob.estimators.FluxPointsEstimator`.
+    ax : matplotlib.axes.Axes, optional
+    cmap : str
+        Colour map over energy.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    table = flux_points.table
+    for column in ("norm_scan", "post_scan"):
+        if column not in table.colnames:
+            raise ValueError(f"flux points have no {column!r} column (no norm posterior kept)")
+    ax = _axes(ax)
+    colors = plt.get_cmap(cmap)(np.linspace(0, 1, len(table)))
+    for row, color in zip(table, colors, strict=True):
+        if np.all(np.isfinite(row["post_scan"])):
+            ax.plot(
+                row["norm_scan"], row["post_scan"], color=color, label=f"{row['e_ref']:.3g} TeV"
+            )
+    ax.set_xlabel("norm")
+    ax.set_ylabel("posterior density")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_light_curve(
+    light_curve,
+    *,
+    quantity: str = "flux",
+    ax=None,
+    label: str | None = None,
+    color: str | None = None,
+):
+    """Plot a light curve: posterior medians with credible error bars and upper-limit arrows.
+
+    Parameters
+    ----------
+    light_curve : astropy.table.Table or object with ``table``
+        Columns ``time_min``, ``time_max`` (MJD), ``<quantity>``, ``<quantity>_errn/errp``,
+        ``<quantity>_ul`` and ``is_ul`` (one energy bin), as written by
+        :class:`~gammaprob.estimators.LightCurveEstimator`.
+    quantity : str
+        Column to plot (``"flux"``, ``"norm"``, ...).
+    ax : matplotlib.axes.Axes, optional
+    label, color : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    table = getattr(light_curve, "table", light_curve)
+    t_min = np.asarray(table["time_min"], dtype=float)
+    t_max = np.asarray(table["time_max"], dtype=float)
+    t = 0.5 * (t_min + t_max)
+
+    def col(name):
+        values = np.asarray(table[name], dtype=float)
+        return values.reshape(len(table), -1)[:, 0]
+
+    value = col(quantity)
+    is_ul = np.asarray(table["is_ul"], dtype=bool).reshape(len(table), -1)[:, 0]
+    ok = ~is_ul
+    container = ax.errorbar(
+        t[ok],
+        value[ok],
+        yerr=[col(f"{quantity}_errn")[ok], col(f"{quantity}_errp")[ok]],
+        xerr=[(t - t_min)[ok], (t_max - t)[ok]],
+        fmt="o",
+        label=label,
+        color=color,
+    )
+    if np.any(is_ul):
+        ul = col(f"{quantity}_ul")[is_ul]
+        ax.errorbar(
+            t[is_ul],
+            ul,
+            yerr=0.3 * np.abs(ul),
+            xerr=[(t - t_min)[is_ul], (t_max - t)[is_ul]],
+            uplims=True,
+            fmt="none",
+            color=container[0].get_color(),
+        )
+    unit = table[quantity].unit
+    ax.set_xlabel("Time [MJD]")
+    ax.set_ylabel(f"{quantity}" + (f" [{unit}]" if unit is not None else ""))
+    return ax
+
+
+def plot_flux_map(image, *, ax=None, cmap: str = "viridis", label: str = "", **kwargs):
+    """Show one 2-D map (a flux, TS or probability image) in its WCS.
+
+    Parameters
+    ----------
+    image : gammaprob Map
+        A map with a WCS geometry (the first image plane is shown when it has extra axes).
+    ax : matplotlib.axes.Axes, optional
+        Axes (default: new axes with the map's WCS projection).
+    cmap : str
+        Colour map.
+    label : str
+        Colour-bar label.
+    **kwargs
+        Passed to ``imshow``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    data = np.asarray(image.data, dtype=float)
+    while data.ndim > 2:
+        data = data[0]
+    wcs = getattr(image.geom, "wcs", None)
+    if ax is None:
+        fig = plt.figure()
+        ax = fig.add_subplot(projection=wcs) if wcs is not None else fig.add_subplot()
+    im = ax.imshow(data, origin="lower", cmap=cmap, **kwargs)
+    ax.figure.colorbar(im, ax=ax, label=label)
+    return ax
