@@ -123,8 +123,10 @@ def map_response_from_gammapy(dataset, position, name=None):
     coords = image.get_coord()
     e_true = dataset.exposure.geom.axes["energy_true"]
     rad = np.linspace(0, 3, 3001) * u.deg
+    psf_energy = "true" if "energy_true" in dataset.psf.psf_map.geom.axes.names else "reco"
+    energy_axis = e_true if psf_energy == "true" else geom.axes["energy"]
     psf = dataset.psf.psf_map.interp_by_coord(
-        {"skycoord": position, "energy_true": e_true.center[:, None], "rad": rad[None, :]}
+        {"skycoord": position, energy_axis.name: energy_axis.center[:, None], "rad": rad[None, :]}
     )
     return MapResponse.from_arrays(
         name or dataset.name,
@@ -137,8 +139,10 @@ def map_response_from_gammapy(dataset, position, name=None):
         lat=coords.lat.to_value("deg"),
         solid_angle=image.solid_angle().to_value("sr"),
         psf_rad=rad.to_value("deg"),
-        psf_values=np.asarray(psf),
+        # gammapy extrapolates past the table (negative values) and returns the map's unit
+        psf_values=np.clip(np.asarray(psf), 0.0, None) * dataset.psf.psf_map.unit.to("sr-1"),
         frame=image.frame,
         background=dataset.background.data,
         mask_safe=dataset.mask_safe.data,
+        psf_energy=psf_energy,
     )

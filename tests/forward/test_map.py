@@ -116,7 +116,7 @@ def test_bad_input(response, helpers):
     with pytest.raises(ValueError, match="unknown dataset"):
         MapFold.build(response, [helpers.FoVBackground("x", ["other"])], {}, known_datasets=[])
     ext = helpers.Source("ext", helpers.PowerLaw(), object())
-    with pytest.raises(NotImplementedError, match="point sources only"):
+    with pytest.raises(TypeError, match="needs evaluate"):
         MapFold.build(response, [ext], {})
     with pytest.raises(ValueError, match="no bin inside its safe mask"):
         MapResponse.from_arrays(

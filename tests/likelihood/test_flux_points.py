@@ -69,4 +69,6 @@ def test_graph_terms_equal_numpy(helpers, data):
             assert [v.name for v in model.observed_RVs] == [f"{data.name}::dnde"]
         assert logp == pytest.approx(expected, rel=1e-10)
     with pytest.raises(ValueError, match="stat must be one of"):
+        flux_points_statistic(data, sources, values, stat="wstat")
+    with pytest.raises(ValueError, match="has no norm profiles"):
         flux_points_statistic(data, sources, values, stat="profile")

@@ -1,8 +1,8 @@
 """Fermi-LAT 3FHL Crab map dataset: our map folding against gammapy's.
 
 Background (FoV norm/tilt) and the Cash statistic of a background-only model equal gammapy's
-to 1e-10. For a point source the per-energy totals agree to 5e-3 (the PSF table
-integrates to 1.002-1.004 and is used as given), but single pixels differ by up
+to 1e-10. For a point source the per-energy totals agree to 4e-4 (the PSF table, which
+integrates to 1.002-1.004, is normalised to 1 as gammapy's kernel is), but single pixels differ by up
 to ~50% in the PSF core: gammapy spreads the point over 4 pixels (bilinear) and then convolves
 with a pixel-sampled kernel, which blurs the 0.1 deg pixels of this dataset; we average the PSF
 over k x k sub-pixel points at the exact separation (k = 5 here, chosen from the narrowest PSF
@@ -90,8 +90,8 @@ def test_point_source_totals_match_gammapy(fermi, helpers, index, amplitude):
     models, values = _ours(helpers, index, amplitude, 1.1, 0.1)
     ours = npred_map(response, models, values)
     ref = dataset.npred().data.reshape(ours.shape)
-    # the PSF table integrates to 1.002-1.004 (gammapy renormalises its kernel to 1)
-    np.testing.assert_allclose(ours.sum(axis=1), ref.sum(axis=1), rtol=5e-3)
+    # both normalise the PSF to 1; the rest is the 0.1% beyond the 3 deg table
+    np.testing.assert_allclose(ours.sum(axis=1), ref.sum(axis=1), rtol=1e-3)
     fine = npred_map(response, models, values, oversampling=16)
     core = fine > 0.05 * fine.max()
     assert np.max(np.abs(ours[core] / fine[core] - 1)) < 0.02

@@ -17,6 +17,7 @@ import numpy as np
 
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.io import atomic_path
+from gammaprob.utils.paths import resolve_data_path
 
 from .ogip import arf_hdulist, pha_hdulist, read_arf, read_pha, read_rmf, rmf_hdulist
 from .spectrum import SpectrumDataset, SpectrumDatasetOnOff
@@ -88,7 +89,7 @@ def read_ogip(path: str | os.PathLike, name: str | None = None) -> SpectrumDatas
         Missing ARF or BKG, axes that do not match between the files, an all-masked
         spectrum, or any bad column; the message names the file, HDU and column.
     """
-    path = Path(path)
+    path = resolve_data_path(path)
     pha = read_pha(path)
     header = pha["header"]
     if name is None:

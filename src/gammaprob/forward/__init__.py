@@ -1,13 +1,17 @@
 """Forward folding: responses built once from datasets, predicted counts as pytensor graphs."""
 
 from ._models import build_params, current_values
+from .extended import ExtendedSource
 from .integration import DEFAULT_NODES, integrate_component, quadrature_nodes
-from .map import MapFold, MapResponse, haversine, nominal_positions, npred_map
+from .map import MapFold, npred_map
+from .map_response import MapResponse, haversine
+from .positions import nominal_positions
 from .response import SpectrumResponse
 from .spectrum import SpectrumFold, build_npred_spectrum, fold_groups, fold_spectra
 
 __all__ = [
     "DEFAULT_NODES",
+    "ExtendedSource",
     "MapFold",
     "MapResponse",
     "SpectrumFold",

@@ -46,34 +46,41 @@ def spectrum_arrays(dataset) -> dict:
     return out
 
 
-def _psf_table_at(
-    psf_map, position, energy_true_center: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Radial PSF (deg, sr-1) of a PSFMap at the IRF pixel nearest ``position``.
+def _psf_table_at(psf_map, position, energy_center: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """Radial PSF (deg, sr-1) of a PSF map at the IRF pixel nearest ``position``.
 
-    Interpolated linearly in log energy to ``energy_true_center`` (TeV); a table whose radii start
-    above 0 gets a node at 0 with the first value.
+    The map's energy axis is ``energy_true`` (PSF per true energy) or ``energy`` (per
+    reconstructed energy, HAWC); the table is interpolated linearly in log energy to the
+    dataset's bin centres of that axis (``energy_center``: ``{"true": ..., "reco": ...}`` in
+    TeV). A table whose radii start above 0 gets a node at 0 with the first value.
     """
     geom = psf_map.irf_map.geom
-    rad = np.asarray(geom.axes["rad"].center.to_value("deg"), dtype=np.float64)
-    energy = np.asarray(geom.axes["energy_true"].center.to_value("TeV"), dtype=np.float64)
-    iy, ix = psf_map.pixel_index(position)
-    values = np.asarray(psf_map.irf_map.quantity.to_value("sr-1"))[..., iy, ix]  # (n_e, n_rad)
-    log_e = np.log(energy)
-    table = np.stack(
-        [np.interp(np.log(energy_true_center), log_e, values[:, j]) for j in range(rad.size)],
-        axis=1,
+    names = geom.axes.names
+    if "rad" not in names or not ({"energy_true", "energy"} & set(names)):
+        raise ValueError(f"a PSF map needs axes 'rad' and 'energy_true' or 'energy', got {names}")
+    axis_name, psf_energy = (
+        ("energy_true", "true") if "energy_true" in names else ("energy", "reco")
     )
+    rad = np.asarray(geom.axes["rad"].center.to_value("deg"), dtype=np.float64)
+    energy = np.asarray(geom.axes[axis_name].center.to_value("TeV"), dtype=np.float64)
+    iy, ix = psf_map.pixel_index(position)
+    values = np.asarray(psf_map.irf_map.quantity.to_value("sr-1"))[..., iy, ix]
+    if names.index("rad") > names.index(axis_name):  # data order is the reverse of the axes
+        values = values.T
+    log_e = np.log(energy)
+    target = np.log(energy_center[psf_energy])
+    table = np.stack([np.interp(target, log_e, values[:, j]) for j in range(rad.size)], axis=1)
     if rad[0] > 0:
         rad = np.concatenate([[0.0], rad])
         table = np.concatenate([table[:, :1], table], axis=1)
-    return rad, table
+    return rad, table, psf_energy
 
 
 def map_arrays(dataset, position=None) -> dict:
     """Keyword arguments of :meth:`MapResponse.from_arrays` for a gammaprob ``MapDataset``.
 
-    The PSF (a ``PSFMap``, at the IRF pixel nearest ``position``) and the energy dispersion
+    On/off datasets (``MapDatasetOnOff``) also give ``counts_off`` and ``alpha``. The PSF (a PSF
+    map per true or reconstructed energy, at the IRF pixel nearest ``position``) and the energy dispersion
     (``edisp_matrix(position)``) are taken at one position, by default the map centre.
 
     Parameters
@@ -102,9 +109,13 @@ def map_arrays(dataset, position=None) -> dict:
         position = image.center_skydir
     coords = image.get_coord()
     e_true = dataset.energy_axis_true
-    rad, table = _psf_table_at(dataset.psf, position, e_true.center.to_value("TeV"))
+    centers = {
+        "true": np.asarray(e_true.center.to_value("TeV"), dtype=np.float64),
+        "reco": np.asarray(dataset.energy_axis.center.to_value("TeV"), dtype=np.float64),
+    }
+    rad, table, psf_energy = _psf_table_at(dataset.psf, position, centers)
     background = None if dataset.background is None else np.asarray(dataset.background.data, float)
-    return {
+    out = {
         "name": dataset.name,
         "counts": np.asarray(dataset.counts.data),
         "exposure": np.asarray(dataset.exposure.quantity.to_value("cm2 s"), dtype=np.float64),
@@ -119,4 +130,11 @@ def map_arrays(dataset, position=None) -> dict:
         "frame": image.frame,
         "background": background,
         "mask_safe": np.asarray(dataset.mask, dtype=bool),
+        "psf_energy": psf_energy,
     }
+    if getattr(dataset, "counts_off", None) is not None:
+        out.update(
+            counts_off=np.asarray(dataset.counts_off.data),
+            alpha=np.asarray(dataset.alpha, dtype=np.float64),
+        )
+    return out

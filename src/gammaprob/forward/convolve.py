@@ -1,83 +1,140 @@
-"""Batched 2D convolution of an image stack with constant kernels, as a pytensor Op.
+"""Batched 2D convolution of images with constant kernels, as a pytensor Op (FFT).
 
 ``convolve_images(images, kernels)`` is the full linear convolution of every image with the
-kernel of the same batch index (one image may be broadcast against many kernels), computed by
-FFT (``scipy.signal.fftconvolve``) in a single call for the whole batch. Its gradient with
-respect to the images is the same Op in ``"valid"`` mode with the flipped kernels (and vice
-versa), so gradients of any order stay FFT convolutions. The kernels must be constants (they
-are PSF kernels built once per dataset); the images may depend on parameters.
+kernel of the same batch index (one image may be broadcast against all kernels). The kernels
+are constants (PSF kernels built once per dataset), so their FFTs are computed once
+(:class:`KernelFFT`); a call costs one forward FFT per image and one inverse FFT per output.
+The gradient with respect to the images is the adjoint (a correlation with the same kernels,
+``mode="adjoint"``), whose gradient is in turn the convolution, so derivatives of any order
+stay FFT products.
 
-The Op runs inside compiled numba graphs through an explicit object-mode call (numba has no
-FFT), and in the C/Python backends through :meth:`perform`.
+The Op runs in compiled numba graphs through an explicitly registered object-mode call (numba
+has no FFT) and in the C/Python backends through :meth:`FFTConvolve.perform`.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import grad_undefined
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.tensor.variable import TensorConstant
-from scipy.signal import fftconvolve
+from scipy import fft
 
-__all__ = ["FFTConvolve", "convolve_images"]
+__all__ = ["FFTConvolve", "KernelFFT", "convolve_images"]
 
-_MODES = ("full", "valid")
+_MODES = ("full", "adjoint")
 
 
-class FFTConvolve(Op):
-    """Convolution over the last two axes of ``(B or 1, H, W)`` images with ``(B, h, w)`` kernels.
+class KernelFFT:
+    """Constant kernels ``(B, h, w)`` with their FFTs for images of shape ``(H, W)``.
 
     Parameters
     ----------
-    mode : {"full", "valid"}
-        Output size ``(H + h - 1, W + w - 1)`` or ``(H - h + 1, W - w + 1)`` (as scipy).
+    kernels : numpy.ndarray
+        ``(B, h, w)`` kernels.
+    image_shape : tuple of int
+        ``(H, W)`` of the images they are applied to.
     """
 
-    __props__ = ("mode",)
+    def __init__(self, kernels: np.ndarray, image_shape: tuple[int, int]):
+        kernels = np.ascontiguousarray(kernels, dtype=np.float64)
+        if kernels.ndim != 3:
+            raise ValueError(f"kernels must be (B, h, w), got shape {kernels.shape}")
+        self.kernels = kernels
+        self.image_shape = tuple(int(n) for n in image_shape)
+        self.out_shape = tuple(
+            n + k - 1 for n, k in zip(self.image_shape, kernels.shape[1:], strict=True)
+        )
+        self.fft_shape = tuple(fft.next_fast_len(n, real=True) for n in self.out_shape)
+        self.kernels_fft = fft.rfft2(kernels, s=self.fft_shape)
+        digest = hashlib.sha1(kernels.tobytes()).hexdigest()
+        self._key = (digest, kernels.shape, self.image_shape)
 
-    def __init__(self, mode: str = "full"):
+    def __eq__(self, other) -> bool:
+        return isinstance(other, KernelFFT) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def convolve(self, images: np.ndarray) -> np.ndarray:
+        """Full convolution ``(B or 1, H, W) -> (B, H + h - 1, W + w - 1)`` (numpy)."""
+        spectrum = fft.rfft2(images, s=self.fft_shape) * self.kernels_fft
+        out = fft.irfft2(spectrum, s=self.fft_shape)[:, : self.out_shape[0], : self.out_shape[1]]
+        return np.ascontiguousarray(out)
+
+    def adjoint(self, grads: np.ndarray, batch: int) -> np.ndarray:
+        """Adjoint of :meth:`convolve`: ``(B, H + h - 1, W + w - 1) -> (batch, H, W)``."""
+        spectrum = fft.rfft2(grads, s=self.fft_shape) * np.conj(self.kernels_fft)
+        if batch == 1:
+            spectrum = spectrum.sum(axis=0, keepdims=True)
+        out = fft.irfft2(spectrum, s=self.fft_shape)
+        return np.ascontiguousarray(out[:, : self.image_shape[0], : self.image_shape[1]])
+
+    def __repr__(self) -> str:
+        return f"KernelFFT({self.kernels.shape[0]} kernels {self.kernels.shape[1:]}, images {self.image_shape})"
+
+
+class FFTConvolve(Op):
+    """Convolution of ``(B or 1, H, W)`` images with constant kernels, or its adjoint.
+
+    Parameters
+    ----------
+    kernel : KernelFFT
+        The kernels and their FFTs.
+    mode : {"full", "adjoint"}
+        ``"full"``: images ``(B or 1, H, W)`` -> ``(B, H + h - 1, W + w - 1)``;
+        ``"adjoint"``: the transposed map, ``(B, H + h - 1, W + w - 1)`` -> ``(batch, H, W)``.
+    batch : int
+        Leading size of the images (1: one image for all kernels, or ``B``).
+    """
+
+    __props__ = ("kernel", "mode", "batch")
+
+    def __init__(self, kernel: KernelFFT, mode: str = "full", batch: int = 1):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        self.kernel = kernel
         self.mode = mode
+        self.batch = int(batch)
 
-    def make_node(self, images, kernels):
+    def make_node(self, images):
+        """Apply the Op to a 3-d float64 tensor."""
         images = pt.as_tensor_variable(images).astype("float64")
-        kernels = pt.as_tensor_variable(kernels).astype("float64")
-        if images.type.ndim != 3 or kernels.type.ndim != 3:
-            raise TypeError("FFTConvolve takes 3-d images (B, H, W) and kernels (B, h, w)")
-        batch = kernels.type.shape[0] if images.type.shape[0] == 1 else images.type.shape[0]
-        out = pt.tensor(dtype="float64", shape=(batch, None, None))
-        return Apply(self, [images, kernels], [out])
+        if images.type.ndim != 3:
+            raise TypeError("FFTConvolve takes 3-d inputs")
+        n_kernels = self.kernel.kernels.shape[0]
+        shape = (
+            (n_kernels, *self.kernel.out_shape)
+            if self.mode == "full"
+            else (self.batch, *self.kernel.image_shape)
+        )
+        return Apply(self, [images], [pt.tensor(dtype="float64", shape=shape)])
 
     def perform(self, node, inputs, output_storage):
-        images, kernels = inputs
-        out = fftconvolve(images, kernels, mode=self.mode, axes=(1, 2))
-        output_storage[0][0] = np.ascontiguousarray(out, dtype=np.float64)
+        """Evaluate with numpy/scipy FFTs."""
+        (x,) = inputs
+        if self.mode == "full":
+            output_storage[0][0] = self.kernel.convolve(x)
+        else:
+            output_storage[0][0] = self.kernel.adjoint(x, self.batch)
 
     def pullback(self, inputs, outputs, output_grads):
-        images, kernels = inputs
+        """Gradient: the adjoint of the full convolution, and vice versa."""
         (grad,) = output_grads
-        other = FFTConvolve("valid" if self.mode == "full" else "full")
-        grad_images = other(grad, kernels[:, ::-1, ::-1])
-        if images.type.shape[0] == 1:
-            grad_images = grad_images.sum(axis=0, keepdims=True)
-        if isinstance(kernels, TensorConstant):
-            grad_kernels = grad_undefined(self, 1, kernels, "FFTConvolve kernels are constants")
-        else:
-            raise NotImplementedError("FFTConvolve has no gradient with respect to its kernels")
-        return [grad_images, grad_kernels]
+        other = "adjoint" if self.mode == "full" else "full"
+        return [FFTConvolve(self.kernel, other, self.batch)(grad)]
 
 
-def convolve_images(images, kernels: np.ndarray):
+def convolve_images(images, kernels):
     """Full 2D convolution of images with constant kernels (tensor in, tensor out).
 
     Parameters
     ----------
     images : tensor
         ``(H, W)`` (one image for every kernel) or ``(B, H, W)``.
-    kernels : numpy.ndarray
+    kernels : numpy.ndarray or KernelFFT
         ``(B, h, w)`` constant kernels.
 
     Returns
@@ -88,8 +145,15 @@ def convolve_images(images, kernels: np.ndarray):
     images = pt.as_tensor_variable(images)
     if images.type.ndim == 2:
         images = images[None, :, :]
-    kernels = pt.constant(np.ascontiguousarray(kernels, dtype=np.float64))
-    return FFTConvolve("full")(images, kernels)
+    shape = images.type.shape[1:]
+    if not isinstance(kernels, KernelFFT):
+        if None in shape:
+            raise ValueError("convolve_images needs images with a static (H, W) shape")
+        kernels = KernelFFT(kernels, shape)
+    batch = images.type.shape[0]
+    if batch is None:
+        raise ValueError("convolve_images needs images with a static leading size")
+    return FFTConvolve(kernels, "full", batch)(images)
 
 
 def _register_numba() -> None:
@@ -97,23 +161,23 @@ def _register_numba() -> None:
     import numba
     from pytensor.link.numba.dispatch.basic import (
         get_numba_type,
+        numba_funcify,
         numba_njit,
-        register_funcify_default_op_cache_key,
     )
 
-    @register_funcify_default_op_cache_key(FFTConvolve)
+    @numba_funcify.register(FFTConvolve)
     def _numba_fft_convolve(op, node, **kwargs):
         out_type = get_numba_type(node.outputs[0].type)
-        mode = op.mode
 
-        def convolve(images, kernels):
-            out = fftconvolve(images, kernels, mode=mode, axes=(1, 2))
-            return np.ascontiguousarray(out, dtype=np.float64)
+        def evaluate(x):
+            if op.mode == "full":
+                return op.kernel.convolve(x)
+            return op.kernel.adjoint(x, op.batch)
 
         @numba_njit
-        def fft_convolve(images, kernels):
+        def fft_convolve(x):
             with numba.objmode(out=out_type):
-                out = convolve(images, kernels)
+                out = evaluate(x)
             return out
 
         return fft_convolve

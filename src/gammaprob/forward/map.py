@@ -9,21 +9,34 @@ The radial PSF is evaluated at the pixel-source separation, no convolution:
 
 with ``F_t`` the flux integrated over true-energy bin ``t``, ``ε`` the exposure (cm2 s), ``Ω``
 the pixel solid angle (sr) and ``D`` the energy dispersion. ``r_p`` enters through the haversine
-``h = sin^2(r/2)``, in which the PSF table is interpolated linearly (the PSF is smooth in ``h``
-at ``r = 0``), so gradients in the source position are finite everywhere, including at a pixel
-centre. The PSF is sampled at pixel centres: for pixels of size ``a`` and a Gaussian core of
-width ``σ`` the per-pixel error is about ``(a/σ)^2 / 24``.
+``h = sin^2(r/2)`` (see :mod:`gammaprob.forward.psf`), so gradients in the source position are
+finite everywhere, including at a pixel centre. The PSF is averaged over ``k x k`` sub-pixel
+points (:meth:`MapResponse.auto_oversampling`).
+
+Extended sources
+----------------
+The model is integrated over the pixels of a static box and convolved with the PSF kernel of
+every energy bin by FFT (:mod:`gammaprob.forward.extended`); then, as in gammapy, multiplied by
+the flux and the exposure of the reconstructed pixel and folded with the energy dispersion.
+
+PSF per reconstructed energy (HAWC)
+-----------------------------------
+With ``MapResponse.psf_energy == "reco"`` the PSF is applied after the energy dispersion:
+``mu_{e,p} = PSF_e(r_p) Ω_p sum_t D_{t,e} F_t ε_{t,p}`` for point sources, and the convolution
+of ``sum_t D_{t,e} F_t ε_{t,p} I_p`` with the kernel of bin ``e`` for extended ones (exposure at
+the true position, as gammapy does in that case).
 
 Static cutout and compressed likelihood
 ---------------------------------------
-Each source is evaluated only on the pixels within ``position_margin`` plus the PSF containment
-radius (``containment`` of the flux, default 0.999, at the widest true energy) of its position at
-build time; ``position_margin`` must cover the prior support of the position. Outside the cutouts
-the prediction is the background alone, ``b_p g_e`` with one factor ``g_e`` per energy bin (the
-FoV background norm/tilt), so the Poisson likelihood there factorises into a Poisson term for
-the summed counts per energy bin and a multinomial term that depends on no parameter. The graph
-therefore holds the cutout bins one by one and one aggregated bin per energy: exact up to the
-constant :attr:`MapFold.log_multinomial`, and its cost does not grow with the map size.
+Each source is evaluated only on the pixels it can reach from anywhere in its position margin
+(prior support), including the PSF containment radius. Outside the cutouts the prediction is
+the background alone, ``b_p g_e`` with one factor ``g_e`` per energy bin (FoV norm/tilt), so the
+Poisson likelihood there factorises into a Poisson term for the summed counts per energy bin and
+a multinomial term that depends on no parameter. The graph therefore holds the cutout bins one
+by one and one aggregated bin per energy: exact up to the constant
+:attr:`MapFold.log_multinomial`, and its cost does not grow with the map size. For on/off
+datasets the bins outside the cutouts carry no signal and their OFF expectation is a free
+nuisance per bin, so they carry no information on any source parameter and are left out.
 """
 
 from __future__ import annotations
@@ -40,306 +53,60 @@ from gammaprob.forward._models import (
     spatial_component,
     spectral_component,
 )
+from gammaprob.forward.extended import ExtendedSource
 from gammaprob.forward.integration import DEFAULT_NODES, integrate_component
-from gammaprob.forward.response import _as_counts, _as_float_array, _check_edges
+from gammaprob.forward.map_response import MapResponse, haversine
+from gammaprob.forward.psf import psf_grid, psf_lookup
 
-__all__ = ["MapFold", "MapResponse", "haversine", "nominal_positions", "npred_map"]
-
-
-def haversine(lon, lat, lon_0, lat_0):
-    """Return ``sin^2(r/2)`` of the angular distance ``r`` (all angles in deg; numpy or tensors)."""
-    from gammaprob.utils.xp import namespace
-
-    xp = namespace(lon, lat, lon_0, lat_0)
-    d2r = np.pi / 180.0
-    s_lat = xp.sin(0.5 * d2r * (lat - lat_0))
-    s_lon = xp.sin(0.5 * d2r * (lon - lon_0))
-    return s_lat * s_lat + xp.cos(d2r * lat) * xp.cos(d2r * lat_0) * s_lon * s_lon
+__all__ = ["MapFold", "npred_map"]
 
 
 def _is_background_model(model) -> bool:
     return getattr(model, "tag", None) == "FoVBackgroundModel"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class MapResponse:
-    """The constant response of one 3D map dataset.
+def _is_point(spatial) -> bool:
+    return type(spatial).__name__ == "Point"
 
-    Attributes
-    ----------
-    name : str
-        Dataset name.
-    frame : str
-        Frame of ``lon``/``lat`` (``"icrs"`` or ``"galactic"``).
-    energy_true_edges, energy_edges : numpy.ndarray
-        True and reconstructed energy bin edges (TeV).
-    counts : numpy.ndarray
-        Counts ``(n_reco, n_pix)`` (pixels flattened), int64.
-    exposure : numpy.ndarray
-        Exposure ``(n_true, n_pix)`` in cm2 s.
-    edisp : numpy.ndarray
-        Energy dispersion ``(n_true, n_reco)``.
-    background : numpy.ndarray
-        Background counts ``(n_reco, n_pix)`` (zeros if the dataset has none).
-    mask : numpy.ndarray
-        Bins entering the likelihood ``(n_reco, n_pix)``.
-    lon, lat : numpy.ndarray
-        Pixel-centre coordinates (deg), ``(n_pix,)``.
-    solid_angle : numpy.ndarray
-        Pixel solid angles (sr), ``(n_pix,)``.
-    psf_haversine : numpy.ndarray
-        PSF table nodes as ``sin^2(r/2)``, increasing, ``(n_rad,)``.
-    psf_values : numpy.ndarray
-        PSF density (sr-1) ``(n_true, n_rad)``.
-    shape : tuple
-        Spatial shape ``(n_lat, n_lon)``.
-    """
 
-    name: str
-    frame: str
-    energy_true_edges: np.ndarray
-    energy_edges: np.ndarray
-    counts: np.ndarray
-    exposure: np.ndarray
-    edisp: np.ndarray
-    background: np.ndarray
-    mask: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    solid_angle: np.ndarray
-    psf_haversine: np.ndarray
-    psf_values: np.ndarray
-    shape: tuple
-
-    @classmethod
-    def from_arrays(
-        cls,
-        name: str,
-        *,
-        counts,
-        exposure,
-        edisp,
-        energy_true_edges,
-        energy_edges,
-        lon,
-        lat,
-        solid_angle,
-        psf_rad,
-        psf_values,
-        frame: str = "icrs",
-        background=None,
-        mask_safe=None,
-    ) -> MapResponse:
-        """Build the response from plain arrays in canonical units.
-
-        Parameters
-        ----------
-        name : str
-            Dataset name.
-        counts : array_like
-            Counts ``(n_reco, n_lat, n_lon)``.
-        exposure : array_like
-            Exposure ``(n_true, n_lat, n_lon)`` in cm2 s.
-        edisp : array_like
-            Energy dispersion ``(n_true, n_reco)`` (one kernel for the map).
-        energy_true_edges, energy_edges : array_like
-            Energy bin edges in TeV.
-        lon, lat : array_like
-            Pixel-centre coordinates in deg, ``(n_lat, n_lon)``.
-        solid_angle : array_like
-            Pixel solid angles in sr, ``(n_lat, n_lon)``.
-        psf_rad : array_like
-            Radii of the PSF table in deg, increasing from 0, ``(n_rad,)``.
-        psf_values : array_like
-            PSF density in sr-1 at those radii, ``(n_true, n_rad)`` (one PSF for the map).
-        frame : {"icrs", "galactic"}
-            Frame of ``lon``/``lat``.
-        background : array_like, optional
-            Background counts ``(n_reco, n_lat, n_lon)``.
-        mask_safe : array_like of bool, optional
-            Bins used in the likelihood (default: all).
-
-        Returns
-        -------
-        MapResponse
-
-        Raises
-        ------
-        ValueError
-            On inconsistent shapes, bad counts, non-finite values or an all-masked dataset.
-        """
-        e_true = _as_float_array(energy_true_edges, "energy_true_edges", 1)
-        e_reco = _as_float_array(energy_edges, "energy_edges", 1)
-        _check_edges(e_true, "energy_true_edges")
-        _check_edges(e_reco, "energy_edges")
-        n_true, n_reco = e_true.size - 1, e_reco.size - 1
-        counts = np.asarray(counts)
-        if counts.ndim != 3 or counts.shape[0] != n_reco:
-            raise ValueError(
-                f"counts must have shape (n_reco={n_reco}, n_lat, n_lon), got {counts.shape}"
-            )
-        shape = counts.shape[1:]
-        n_pix = int(np.prod(shape))
-        counts = _as_counts(counts.reshape(-1), "counts", n_reco * n_pix).reshape(n_reco, n_pix)
-        exposure = _as_float_array(exposure, "exposure", 3)
-        if exposure.shape != (n_true, *shape) or np.any(exposure < 0):
-            raise ValueError(
-                f"exposure must be non-negative with shape {(n_true, *shape)}, got {exposure.shape}"
-            )
-        edisp = _as_float_array(edisp, "edisp", 2)
-        if edisp.shape != (n_true, n_reco) or np.any(edisp < 0):
-            raise ValueError(
-                f"edisp must be non-negative with shape {(n_true, n_reco)}, got {edisp.shape}"
-            )
-        if background is None:
-            background = np.zeros((n_reco, n_pix))
-        else:
-            background = _as_float_array(background, "background", 3)
-            if background.shape != counts.shape[:1] + shape or np.any(background < 0):
-                raise ValueError(f"background must be non-negative with shape {(n_reco, *shape)}")
-        mask = np.ones((n_reco, n_pix), bool) if mask_safe is None else np.asarray(mask_safe, bool)
-        if mask.size != n_reco * n_pix:
-            raise ValueError(f"mask_safe must have shape {(n_reco, *shape)}, got {mask.shape}")
-        mask = mask.reshape(n_reco, n_pix)
-        if not mask.any():
-            raise ValueError(
-                f"dataset {name!r} has no bin inside its safe mask; it cannot enter a likelihood"
-            )
-        coords = {}
-        for key, value in (("lon", lon), ("lat", lat), ("solid_angle", solid_angle)):
-            array = _as_float_array(value, key, 2)
-            if array.shape != shape:
-                raise ValueError(f"{key} must have the spatial shape {shape}, got {array.shape}")
-            coords[key] = array.reshape(-1)
-        rad = _as_float_array(psf_rad, "psf_rad", 1)
-        values = _as_float_array(psf_values, "psf_values", 2)
-        if values.shape != (n_true, rad.size) or rad[0] != 0 or np.any(np.diff(rad) <= 0):
-            raise ValueError(
-                f"psf_rad must increase from 0 and psf_values have shape (n_true={n_true}, {rad.size})"
-            )
-        if frame not in ("icrs", "galactic"):
-            raise ValueError(f"frame must be 'icrs' or 'galactic', got {frame!r}")
-        return cls(
-            name=str(name),
-            frame=frame,
-            energy_true_edges=e_true,
-            energy_edges=e_reco,
-            counts=counts,
-            exposure=exposure.reshape(n_true, n_pix),
-            edisp=edisp,
-            background=background.reshape(n_reco, n_pix),
-            mask=mask,
-            lon=coords["lon"],
-            lat=coords["lat"],
-            solid_angle=coords["solid_angle"],
-            psf_haversine=np.sin(0.5 * np.deg2rad(rad)) ** 2,
-            psf_values=values,
-            shape=tuple(shape),
+def _check_source(model, response: MapResponse):
+    spatial = spatial_component(model)
+    if spatial is None:
+        raise ValueError(
+            f"source {model.name!r} has no spatial model; it cannot be folded on map dataset "
+            f"{response.name!r}"
         )
-
-    def subpixel_nodes(self, oversampling: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sub-pixel sample positions (deg), ``(n_pix, oversampling**2)`` each.
-
-        Each pixel is split into ``oversampling x oversampling`` equal cells whose centres are
-        placed with the local pixel-to-sky Jacobian (finite differences of the pixel-centre
-        coordinates), which is exact for CAR grids and second-order accurate otherwise.
-        """
-        if oversampling < 1:
-            raise ValueError(f"oversampling must be >= 1, got {oversampling}")
-        lon = self.lon.reshape(self.shape)
-        lat = self.lat.reshape(self.shape)
-        wrap = lambda d: (d + 180.0) % 360.0 - 180.0  # noqa: E731
-        dlon_dy, dlon_dx = (wrap(g) for g in np.gradient(np.unwrap(lon, period=360.0, axis=1)))
-        dlat_dy, dlat_dx = np.gradient(lat)
-        offsets = (np.arange(oversampling) + 0.5) / oversampling - 0.5
-        u, v = (a.reshape(-1) for a in np.meshgrid(offsets, offsets))  # x, y offsets in pixels
-        lon_sub = lon.reshape(-1, 1) + dlon_dx.reshape(-1, 1) * u + dlon_dy.reshape(-1, 1) * v
-        lat_sub = lat.reshape(-1, 1) + dlat_dx.reshape(-1, 1) * u + dlat_dy.reshape(-1, 1) * v
-        return lon_sub, lat_sub
-
-    @classmethod
-    def from_dataset(cls, dataset, position=None) -> MapResponse:
-        """Build the response of a gammaprob ``MapDataset`` (see :func:`~._adapters.map_arrays`).
-
-        Parameters
-        ----------
-        dataset : gammaprob.datasets.MapDataset
-            3D dataset on a WCS geometry with exposure and a PSF map.
-        position : `~astropy.coordinates.SkyCoord`, optional
-            Where the PSF and energy dispersion are read (default: the map centre).
-
-        Returns
-        -------
-        MapResponse
-        """
-        from gammaprob.forward._adapters import map_arrays
-
-        return cls.from_arrays(**map_arrays(dataset, position))
-
-    @property
-    def energy_center(self) -> np.ndarray:
-        """Reconstructed-energy bin centres (geometric mean of the edges, TeV)."""
-        return np.sqrt(self.energy_edges[:-1] * self.energy_edges[1:])
-
-    def containment_radii(self, fraction: float) -> np.ndarray:
-        """Radius (deg) containing ``fraction`` of the PSF flux, per true energy (NaN: no PSF)."""
-        r = 2.0 * np.arcsin(np.sqrt(self.psf_haversine))
-        density = self.psf_values * 2 * np.pi * np.sin(r)  # per unit radius (rad-1)
-        steps = 0.5 * np.diff(r) * (density[:, 1:] + density[:, :-1])
-        cumulative = np.concatenate(
-            [np.zeros((density.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1
+    if not _is_point(spatial) and not (
+        hasattr(spatial, "evaluate") and hasattr(spatial, "evaluation_radius")
+    ):
+        raise TypeError(
+            f"source {model.name!r}: an extended spatial model needs evaluate(lon, lat, ...) and "
+            f"evaluation_radius(); got {type(spatial).__name__}"
         )
-        total = cumulative[:, -1:]
-        idx = np.argmax(cumulative >= fraction * total, axis=1)
-        return np.where(total[:, 0] > 0, np.rad2deg(r[idx]), np.nan)
-
-    def containment_radius(self, fraction: float) -> float:
-        """Largest radius (deg) over true energies that contains ``fraction`` of the PSF flux."""
-        radii = self.containment_radii(fraction)
-        return (
-            float(np.nanmax(radii))
-            if np.isfinite(radii).any()
-            else float(np.rad2deg(2 * np.arcsin(np.sqrt(self.psf_haversine[-1]))))
+    frame = getattr(spatial, "frame", response.frame)
+    if frame != response.frame:
+        raise ValueError(
+            f"source {model.name!r} is in frame {frame!r} but dataset {response.name!r} uses "
+            f"{response.frame!r}"
         )
-
-    def auto_oversampling(self) -> int:
-        """Sub-pixels per axis so that a sub-pixel is at most 1/4 of the narrowest PSF r68."""
-        pixel = np.rad2deg(np.sqrt(np.median(self.solid_angle)))
-        radii = self.containment_radii(0.68)
-        r68 = np.nanmin(radii) if np.isfinite(radii).any() else np.inf
-        return int(np.clip(np.ceil(4.0 * pixel / max(r68, 1e-9)), 1, 8))
-
-    def __repr__(self) -> str:
-        return (
-            f"MapResponse({self.name!r}, {self.frame}, shape={self.shape}, true {self.exposure.shape[0]} "
-            f"bins, reco {self.counts.shape[0]} bins, {int(self.mask.sum())} bins in mask, "
-            f"counts={int(self.counts[self.mask].sum())})"
-        )
+    return spatial
 
 
-_S_FLOOR = 1e-12  # added to sin^2(r/2) so that sqrt stays differentiable at r = 0
+def _centre(model, spatial, response: MapResponse, positions, position_margin):
+    if model.name in positions:
+        lon_0, lat_0, *rest = positions[model.name]
+        margin = rest[0] if rest and rest[0] is not None else position_margin
+        return (lon_0, lat_0), margin
+    parameters = getattr(spatial, "parameters", {})
+    if "lon_0" in parameters or _is_point(spatial):
+        raise KeyError(f"no position given for the cutout of source {model.name!r}")
+    centre = _map_centre(response)
+    return (response.lon[centre], response.lat[centre]), 0.0
 
 
-def _psf_grid(response: MapResponse, radius: float, n_grid: int) -> tuple[np.ndarray, float]:
-    """PSF resampled on a uniform grid in ``s = sqrt(sin^2(r/2))`` up to ``radius`` (deg)."""
-    s_max = np.sin(0.5 * np.deg2rad(min(radius, 180.0)))
-    ds = s_max / (n_grid - 1)
-    h = (np.arange(n_grid) * ds) ** 2
-    table = np.stack(
-        [np.interp(h, response.psf_haversine, row, right=0.0) for row in response.psf_values]
-    )
-    return np.ascontiguousarray(table), float(ds)
-
-
-def _psf_lookup(table: np.ndarray, ds: float, h):
-    """PSF ``(n_true, n)`` at haversines ``h`` (tensor ``(n,)``), linear in ``s`` on the grid."""
-    import pytensor.tensor as pt
-
-    x = pt.sqrt(h + _S_FLOOR) / ds
-    idx = pt.clip(pt.floor(x), 0, table.shape[1] - 2).astype("int64")
-    w = pt.clip(x - idx, 0.0, 1.0)
-    table = pt.as_tensor_variable(table)
-    return table[:, idx] * (1.0 - w) + table[:, idx + 1] * w
+def _map_centre(response: MapResponse) -> int:
+    n_lat, n_lon = response.shape
+    return (n_lat // 2) * n_lon + n_lon // 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -351,30 +118,38 @@ class MapFold:
     response : MapResponse
         The dataset's response.
     sources : tuple
-        Point-source sky models contributing to the dataset.
+        Point sources contributing to the dataset.
+    extended : tuple of ExtendedSource
+        Extended sources with their static boxes.
+    gathers : tuple of numpy.ndarray
+        Per extended source, where each cutout pixel is in its convolution output.
     background_model : object or None
         FoV background model of the dataset (norm/tilt on the background), or None.
     cutout : numpy.ndarray
-        Indices of the pixels evaluated per source (union of all sources' cutouts).
+        Indices of the pixels where sources are evaluated (union of all sources' reach).
     inside : numpy.ndarray
         Flat indices into ``(n_reco, n_cutout)`` of the masked bins inside the cutout.
     outside_energy : numpy.ndarray
-        Energy bins whose masked bins outside the cutout are aggregated.
+        Energy bins whose masked bins outside the cutout are aggregated (none for on/off).
     counts : numpy.ndarray
         Observed counts of the likelihood bins: inside bins, then one per aggregated energy.
     background_inside, background_outside : numpy.ndarray
         Background counts of the same bins.
+    counts_off, alpha : numpy.ndarray or None
+        On/off datasets: OFF counts and ON/OFF ratio of the inside bins.
     log_multinomial : float
-        Parameter-free constant: full Poisson log-likelihood minus the compressed one.
+        Parameter-free constant: full Poisson log-likelihood minus the compressed one (0 for
+        on/off datasets, whose bins outside the cutouts are left out).
     lon_nodes, lat_nodes : numpy.ndarray
-        Sub-pixel sample positions of the cutout pixels (deg), ``(n_cutout, oversampling**2)``.
+        Sub-pixel points of the cutout pixels for point sources (deg), ``(n_cutout, k**2)``.
     psf_table, psf_ds : numpy.ndarray, float
-        PSF ``(n_true, n_grid)`` on a uniform grid of step ``psf_ds`` in ``sqrt(sin^2(r/2))``
-        covering the cutout radius (linear interpolation between nodes in the graph).
+        PSF ``(n_psf, n_grid)`` on a uniform grid of step ``psf_ds`` in ``sqrt(sin^2(r/2))``.
     """
 
     response: MapResponse
     sources: tuple
+    extended: tuple
+    gathers: tuple
     background_model: object
     cutout: np.ndarray
     inside: np.ndarray
@@ -382,6 +157,8 @@ class MapFold:
     counts: np.ndarray
     background_inside: np.ndarray
     background_outside: np.ndarray
+    counts_off: np.ndarray | None
+    alpha: np.ndarray | None
     log_multinomial: float
     lon_nodes: np.ndarray
     lat_nodes: np.ndarray
@@ -393,11 +170,13 @@ class MapFold:
         cls,
         response: MapResponse,
         models: Sequence,
-        positions: Mapping[str, tuple[float, float]],
+        positions: Mapping[str, tuple],
         *,
         position_margin: float = 0.3,
         containment: float = 0.999,
         oversampling: int | None = None,
+        size_quantile: float = 0.99,
+        model_oversampling: int | None = None,
         psf_nodes: int = 2048,
         known_datasets=(),
     ) -> MapFold:
@@ -412,17 +191,23 @@ class MapFold:
         positions : Mapping
             ``{source: (lon, lat)}`` or ``{source: (lon, lat, margin)}`` (deg): where each
             source's cutout is centred and, optionally, how far it may move (see
-            :func:`nominal_positions`).
+            :func:`~gammaprob.forward.nominal_positions`).
         position_margin : float
             How far (deg) a position may move from its nominal value, for sources whose
             margin is not given (cover the prior support).
         containment : float
-            PSF flux fraction inside the cutout radius.
+            PSF flux fraction inside the cutout radius (point sources) and the kernel radius
+            (extended sources).
         oversampling : int, optional
             The PSF is averaged over ``oversampling**2`` points per pixel (default:
             :meth:`MapResponse.auto_oversampling`).
+        size_quantile : float
+            Extended sources: upper prior quantile of the size parameters used for the box.
+        model_oversampling : int, optional
+            Extended sources: sub-pixel points per axis of the model image (default: automatic,
+            see :class:`~gammaprob.forward.extended.ExtendedSource`).
         psf_nodes : int
-            Nodes of the uniform PSF grid.
+            Nodes of the uniform PSF grid (point sources).
         known_datasets : iterable of str or None
             Names of all datasets (to catch models assigned to unknown datasets).
 
@@ -437,47 +222,48 @@ class MapFold:
             raise ValueError(
                 f"dataset {response.name!r} has {len(backgrounds)} background models; expected at most one"
             )
-        sources = [m for m in chosen if not _is_background_model(m)]
+        if backgrounds and response.is_onoff:
+            raise ValueError(
+                f"on/off dataset {response.name!r} takes no background model (its background "
+                "comes from the OFF counts)"
+            )
+        oversampling = response.auto_oversampling() if oversampling is None else oversampling
         psf_radius = response.containment_radius(containment)
         near = np.zeros(response.lon.size, bool)
-        radii = []
-        for model in sources:
-            spatial = spatial_component(model)
-            if spatial is None or type(spatial).__name__ != "Point":
-                raise NotImplementedError(
-                    f"source {model.name!r}: map datasets support point sources only so far, got "
-                    f"{type(spatial).__name__ if spatial is not None else 'no spatial model'}"
-                )
-            frame = getattr(spatial, "frame", response.frame)
-            if frame != response.frame:
-                raise ValueError(
-                    f"source {model.name!r} is in frame {frame!r} but dataset {response.name!r} uses {response.frame!r}"
-                )
-            if model.name not in positions:
-                raise KeyError(f"no position given for the cutout of source {model.name!r}")
-            lon_0, lat_0, *rest = positions[model.name]
-            margin = rest[0] if rest and rest[0] is not None else position_margin
-            radius = min(margin + psf_radius, 180.0)
-            radii.append(radius + margin)
-            h = haversine(response.lon, response.lat, lon_0, lat_0)
-            near |= h <= np.sin(0.5 * np.deg2rad(radius)) ** 2
-        cutout = np.flatnonzero(near)
-        max_radius = max(radii, default=0.0)
-        oversampling = response.auto_oversampling() if oversampling is None else oversampling
-        lon_sub, lat_sub = response.subpixel_nodes(oversampling)
+        points, extended, max_radius = [], [], 0.0
+        for model in (m for m in chosen if not _is_background_model(m)):
+            spatial = _check_source(model, response)
+            centre, margin = _centre(model, spatial, response, positions, position_margin)
+            if _is_point(spatial):
+                radius = min(margin + psf_radius, 180.0)
+                max_radius = max(max_radius, radius + margin)
+                h = haversine(response.lon, response.lat, *centre)
+                near |= h <= np.sin(0.5 * np.deg2rad(radius)) ** 2
+                points.append(model)
+                continue
+            source = ExtendedSource.build(
+                response,
+                model,
+                centre,
+                margin,
+                quantile=size_quantile,
+                containment=containment,
+                psf_oversampling=oversampling,
+                model_oversampling=model_oversampling,
+            )
+            if source is not None:
+                near[source.out_pixels] = True
+                extended.append(source)
         mask, counts, bkg = response.mask, response.counts, response.background
-        # bins outside the cutout with zero background but counts > 0 stay individual bins
+        if not response.is_onoff:
+            # bins outside the cutout with zero background but counts > 0 stay individual bins
+            singular = mask & ~near[None, :] & (bkg <= 0) & (counts > 0)
+            near[singular.any(axis=0)] = True
+        cutout = np.flatnonzero(near)
         out_mask = mask & ~near[None, :]
-        singular = out_mask & (bkg <= 0) & (counts > 0)
-        extra_pix = np.flatnonzero(singular.any(axis=0))
-        cutout = np.union1d(cutout, extra_pix)
-        near[cutout] = True
-        out_mask = mask & ~near[None, :]
+        if response.is_onoff:
+            out_mask[:] = False
         inside = np.flatnonzero(mask[:, cutout].reshape(-1))
-        # the grid reaches every pixel corner of the cutout from any allowed source position
-        table, ds = _psf_grid(
-            response, max_radius + 2 * np.rad2deg(np.sqrt(response.solid_angle.max())), psf_nodes
-        )
         n_out = (counts * out_mask).sum(axis=1)
         b_out = (bkg * out_mask).sum(axis=1)
         outside_energy = np.flatnonzero(out_mask.any(axis=1) & ((b_out > 0) | (n_out > 0)))
@@ -489,9 +275,20 @@ class MapFold:
             - np.sum(gammaln(n_pix_out + 1.0))
             + np.sum(xlogy(n_pix_out, np.where(out_mask, share, 1.0)))
         )
+        if points:
+            lon_sub, lat_sub = response.subpixel_nodes(oversampling, cutout)
+            # the grid reaches every pixel corner of the cutout from any allowed source position
+            pixel = np.rad2deg(np.sqrt(response.solid_angle.max()))
+            table, ds = psf_grid(response, max_radius + 2 * pixel, psf_nodes)
+        else:
+            lon_sub = lat_sub = np.zeros((cutout.size, 0))
+            table, ds = np.zeros((0, 2)), 1.0
+        onoff = response.is_onoff
         return cls(
             response=response,
-            sources=tuple(sources),
+            sources=tuple(points),
+            extended=tuple(extended),
+            gathers=tuple(s.gather_index(cutout) for s in extended),
             background_model=backgrounds[0] if backgrounds else None,
             cutout=cutout,
             inside=inside,
@@ -499,9 +296,11 @@ class MapFold:
             counts=np.concatenate([counts[:, cutout].reshape(-1)[inside], n_out[outside_energy]]),
             background_inside=bkg[:, cutout].reshape(-1)[inside],
             background_outside=b_out[outside_energy],
+            counts_off=response.counts_off[:, cutout].reshape(-1)[inside] if onoff else None,
+            alpha=response.alpha[:, cutout].reshape(-1)[inside] if onoff else None,
             log_multinomial=log_multinomial,
-            lon_nodes=lon_sub[cutout],
-            lat_nodes=lat_sub[cutout],
+            lon_nodes=lon_sub,
+            lat_nodes=lat_sub,
             psf_table=table,
             psf_ds=ds,
         )
@@ -513,93 +312,105 @@ class MapFold:
         values = component_params(model, "spectral", params)
         return model.spectral.evaluate(self.response.energy_center, **values)
 
+    def _flux(self, model, params, n_nodes):
+        import pytensor.tensor as pt
+
+        r = self.response
+        flux = integrate_component(
+            spectral_component(model),
+            r.energy_true_edges[:-1],
+            r.energy_true_edges[1:],
+            component_params(model, "spectral", params),
+            n_nodes=n_nodes,
+        )
+        return pt.as_tensor_variable(flux)
+
     def signal_cutout(self, params: Mapping, *, n_nodes: int = DEFAULT_NODES):
         """Return the predicted signal counts ``(n_reco, n_cutout)`` on the cutout (tensor)."""
         import pytensor.tensor as pt
 
         r = self.response
-        lo, hi = r.energy_true_edges[:-1], r.energy_true_edges[1:]
-        lon, lat = self.lon_nodes.reshape(-1), self.lat_nodes.reshape(-1)
+        n_true, n_reco = r.edisp.shape
+        reco_psf = r.psf_energy == "reco"
+        exposure = r.exposure[:, self.cutout]
+        omega = r.solid_angle[self.cutout]
+        point_terms, ext_terms, reco_terms = [], [], []  # (n_psf, n_cut) each
         n_sub = self.lon_nodes.shape[1]
-        base = r.exposure[:, self.cutout] * r.solid_angle[self.cutout]
-        total = None
+        lon, lat = self.lon_nodes.reshape(-1), self.lat_nodes.reshape(-1)
         for model in self.sources:
-            flux = integrate_component(
-                spectral_component(model),
-                lo,
-                hi,
-                component_params(model, "spectral", params),
-                n_nodes=n_nodes,
-            )
+            flux = self._flux(model, params, n_nodes)
             pos = component_params(model, "spatial", params, n_positional=2)
             h = haversine(lon, lat, pos["lon_0"], pos["lat_0"])
-            psf = _psf_lookup(self.psf_table, self.psf_ds, h)
-            psf = psf.reshape((r.psf_values.shape[0], self.cutout.size, n_sub))
-            term = pt.as_tensor_variable(flux)[:, None] * psf.mean(axis=-1)
-            total = term if total is None else total + term
-        if total is None:
-            return pt.zeros((r.edisp.shape[1], self.cutout.size))
-        return pt.dot(r.edisp.T, total * base)
+            psf = psf_lookup(self.psf_table, self.psf_ds, h)
+            psf = psf.reshape((-1, self.cutout.size, n_sub)).mean(axis=-1) if n_sub > 1 else psf
+            if reco_psf:
+                reco_terms.append(pt.dot(r.edisp.T, flux[:, None] * exposure) * (psf * omega))
+            else:
+                point_terms.append(flux[:, None] * psf)
+        for source, index in zip(self.extended, self.gathers, strict=True):
+            flux = self._flux(source.model, params, n_nodes)
+            image = source.image(params)
+            if reco_psf:
+                box_exposure = r.exposure[:, source.box_pixels].reshape((n_true, *source.box_shape))
+                cube = flux[:, None, None] * box_exposure * image[None, :, :]
+                reco_terms.append(
+                    source.convolve(pt.tensordot(r.edisp, cube, axes=[[0], [0]]), index)
+                )
+            else:
+                ext_terms.append(flux[:, None] * source.convolve(image, index))
+        true = []
+        if point_terms:  # PSF densities: times exposure x solid angle (one constant)
+            true.append(sum(point_terms[1:], point_terms[0]) * (exposure * omega))
+        if ext_terms:  # flux fractions per pixel: times exposure
+            true.append(sum(ext_terms[1:], ext_terms[0]) * exposure)
+        terms = reco_terms + ([pt.dot(r.edisp.T, sum(true[1:], true[0]))] if true else [])
+        if not terms:
+            return pt.zeros((n_reco, self.cutout.size))
+        return sum(terms[1:], terms[0])
 
     def npred(self, params: Mapping, *, n_nodes: int = DEFAULT_NODES):
-        """Return the expected counts of the likelihood bins (inside bins, then aggregated)."""
+        """Return the expected counts of the likelihood bins (inside, then aggregated ones).
+
+        For on/off datasets: the expected signal counts of the inside bins.
+        """
         import pytensor.tensor as pt
 
         factor = self._background_factor(params)
-        signal = self.signal_cutout(params, n_nodes=n_nodes).reshape((-1,))[self.inside]
+        signal = self.signal_cutout(params, n_nodes=n_nodes)
+        if self.inside.size == signal.type.shape[0] * self.cutout.size:
+            # every cutout bin is in the mask: keep (energy, pixel) and broadcast, no gathers
+            if self.response.is_onoff:
+                return signal.reshape((-1,))
+            background = self.background_inside.reshape(signal.type.shape[0], -1)
+            if factor is not None:
+                background = pt.as_tensor_variable(factor)[:, None] * background
+                outside = (
+                    pt.as_tensor_variable(factor)[self.outside_energy] * self.background_outside
+                )
+            else:
+                outside = pt.as_tensor_variable(self.background_outside)
+            return pt.concatenate([(signal + background).reshape((-1,)), outside])
+        signal = signal.reshape((-1,))[self.inside]
+        if self.response.is_onoff:
+            return signal
         if factor is None:
             inside = signal + self.background_inside
             outside = pt.as_tensor_variable(self.background_outside)
         else:
             factor = pt.as_tensor_variable(factor)
-            n_cut = self.cutout.size
-            energy_of_inside = self.inside // max(n_cut, 1)
+            energy_of_inside = self.inside // max(self.cutout.size, 1)
             inside = signal + factor[energy_of_inside] * self.background_inside
             outside = factor[self.outside_energy] * self.background_outside
         return pt.concatenate([inside, outside])
 
     def __repr__(self) -> str:
+        names = [m.name for m in self.sources] + [s.name for s in self.extended]
         return (
-            f"MapFold({self.response.name!r}, sources={[m.name for m in self.sources]}, "
+            f"MapFold({self.response.name!r}, sources={names}, "
             f"cutout={self.cutout.size}/{self.response.lon.size} px, "
-            f"{self.inside.size} bins + {self.outside_energy.size} aggregated)"
+            f"{self.inside.size} bins + {self.outside_energy.size} aggregated"
+            f"{', on/off' if self.response.is_onoff else ''})"
         )
-
-
-def _window(parameter) -> tuple[float, float | None]:
-    """Centre and half-width (deg) of where a position parameter can be (None: unknown)."""
-    prior = getattr(parameter, "prior", None)
-    value = float(parameter.value) if getattr(parameter, "value", None) is not None else 0.0
-    if prior is None or not getattr(parameter, "is_free", False):
-        return value, 0.0
-    lo, hi = prior.support() if hasattr(prior, "support") else (-np.inf, np.inf)
-    if np.isfinite(lo) and np.isfinite(hi):
-        return 0.5 * (lo + hi), 0.5 * (hi - lo)
-    if hasattr(prior, "mu") and hasattr(prior, "sigma"):
-        return float(prior.mu), 5.0 * float(prior.sigma)
-    return value, None
-
-
-def nominal_positions(models: Sequence) -> dict:
-    """Where each point source can be: ``{source: (lon, lat, margin)}`` in deg.
-
-    The centre is the prior's centre (``mu``, or the middle of a bounded support) and the margin
-    covers the prior support (half-width, or 5 sigma for a normal prior) along the larger of the
-    two axes; None when it cannot be told (then :class:`MapFold` uses its ``position_margin``).
-    Fixed positions have margin 0.
-    """
-    out = {}
-    for model in models:
-        spatial = spatial_component(model)
-        parameters = getattr(spatial, "parameters", None)
-        if spatial is None or not isinstance(parameters, Mapping):
-            continue
-        if "lon_0" in parameters and "lat_0" in parameters:
-            lon, m_lon = _window(parameters["lon_0"])
-            lat, m_lat = _window(parameters["lat_0"])
-            margin = None if m_lon is None or m_lat is None else max(m_lon, m_lat)
-            out[model.name] = (lon, lat, margin)
-    return out
 
 
 def npred_map(
@@ -609,6 +420,8 @@ def npred_map(
     *,
     n_nodes: int = DEFAULT_NODES,
     oversampling: int | None = None,
+    model_oversampling: int | None = None,
+    containment: float = 0.999,
 ) -> np.ndarray:
     """Predicted counts on every bin ``(n_reco, n_pix)`` with numpy (no cutout, reference path).
 
@@ -617,7 +430,7 @@ def npred_map(
     response : MapResponse
         The dataset's response.
     models : sequence
-        Point-source sky models and at most one FoV background model.
+        Sky models and at most one FoV background model.
     values : Mapping
         Parameter values (floats), nested or flat (see :mod:`gammaprob.forward._models`).
     n_nodes : int
@@ -625,26 +438,32 @@ def npred_map(
     oversampling : int, optional
         The PSF is averaged over ``oversampling**2`` points per pixel (default:
         :meth:`MapResponse.auto_oversampling`).
+    model_oversampling : int, optional
+        Sub-pixel points per axis of extended-source images (default: automatic).
+    containment : float
+        PSF containment of the extended sources' convolution kernels.
 
     Returns
     -------
     numpy.ndarray
-        Signal plus background counts per bin.
+        Signal plus background counts per bin (signal only for on/off datasets).
     """
     r = response
     lo, hi = r.energy_true_edges[:-1], r.energy_true_edges[1:]
-    chosen = models_for(models, r.name, None)
-    signal = np.zeros(r.exposure.shape)
-    lon_sub, lat_sub = r.subpixel_nodes(
-        r.auto_oversampling() if oversampling is None else oversampling
-    )
-    factor = np.ones(r.edisp.shape[1])
-    for model in chosen:
+    oversampling = r.auto_oversampling() if oversampling is None else oversampling
+    n_true, n_reco = r.edisp.shape
+    reco_psf = r.psf_energy == "reco"
+    fraction = np.zeros((r.psf_values.shape[0], r.lon.size))  # flux-weighted, per PSF bin
+    signal_true = np.zeros((n_true, r.lon.size))
+    signal_reco = np.zeros((n_reco, r.lon.size))
+    factor = np.ones(n_reco)
+    for model in models_for(models, r.name, None):
         if _is_background_model(model):
             factor = model.spectral.evaluate(
                 r.energy_center, **component_params(model, "spectral", values)
             )
             continue
+        spatial = _check_source(model, r)
         flux = integrate_component(
             spectral_component(model),
             lo,
@@ -652,9 +471,45 @@ def npred_map(
             component_params(model, "spectral", values),
             n_nodes=n_nodes,
         )
+        flux = np.asarray(flux, dtype=np.float64)
+        fraction[:] = 0.0
         pos = component_params(model, "spatial", values, n_positional=2)
-        h = haversine(lon_sub, lat_sub, pos["lon_0"], pos["lat_0"])
-        psf = np.stack([np.interp(h, r.psf_haversine, row).mean(axis=-1) for row in r.psf_values])
-        signal += np.asarray(flux)[:, None] * psf
-    signal *= r.exposure * r.solid_angle
-    return r.edisp.T @ signal + np.asarray(factor)[:, None] * r.background
+        if _is_point(spatial):
+            lon_sub, lat_sub = r.subpixel_nodes(oversampling)
+            h = haversine(lon_sub, lat_sub, pos["lon_0"], pos["lat_0"])
+            fraction[:] = (
+                np.stack([np.interp(h, r.psf_haversine, row).mean(axis=-1) for row in r.psf_values])
+                * r.solid_angle
+            )
+        else:
+            sizes = {k: v for k, v in pos.items() if k not in ("lon_0", "lat_0")}
+            mid = _map_centre(r)
+            centre = (pos.get("lon_0", r.lon[mid]), pos.get("lat_0", r.lat[mid]))
+            source = ExtendedSource.build(
+                r,
+                model,
+                centre,
+                0.0,
+                sizes=sizes,
+                containment=containment,
+                psf_oversampling=oversampling,
+                model_oversampling=model_oversampling,
+            )
+            if source is None:
+                continue
+            image = source.image(values)
+            if reco_psf:
+                box_exposure = r.exposure[:, source.box_pixels].reshape((n_true, *source.box_shape))
+                cube = np.tensordot(
+                    r.edisp, flux[:, None, None] * box_exposure * image, axes=([0], [0])
+                )
+                conv, pixels = source.convolve_numpy(cube)
+                signal_reco[:, pixels] += conv
+                continue
+            conv, pixels = source.convolve_numpy(image)
+            fraction[:, pixels] = conv
+        if reco_psf:
+            signal_reco += (r.edisp.T @ (flux[:, None] * r.exposure)) * fraction
+        else:
+            signal_true += flux[:, None] * fraction * r.exposure
+    return r.edisp.T @ signal_true + signal_reco + np.asarray(factor)[:, None] * r.background

@@ -20,6 +20,7 @@ __all__ = ["PSF_ENERGY", "MapResponse", "haversine"]
 #: Which energy axis a PSF table is binned in.
 PSF_ENERGY = ("true", "reco")
 
+
 def haversine(lon, lat, lon_0, lat_0):
     """Return ``sin^2(r/2)`` of the angular distance ``r`` (all angles in deg; numpy or tensors)."""
     from gammaprob.utils.xp import namespace
@@ -29,7 +30,6 @@ def haversine(lon, lat, lon_0, lat_0):
     s_lat = xp.sin(0.5 * d2r * (lat - lat_0))
     s_lon = xp.sin(0.5 * d2r * (lon - lon_0))
     return s_lat * s_lat + xp.cos(d2r * lat) * xp.cos(d2r * lat_0) * s_lon * s_lon
-
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -112,6 +112,7 @@ class MapResponse:
         psf_energy: str = "true",
         counts_off=None,
         alpha=None,
+        normalize_psf: bool = True,
     ) -> MapResponse:
         """Build the response from plain arrays in canonical units.
 
@@ -139,7 +140,8 @@ class MapResponse:
         frame : {"icrs", "galactic"}
             Frame of ``lon``/``lat``.
         background : array_like, optional
-            Background counts ``(n_reco, n_lat, n_lon)``.
+            Background counts ``(n_reco, n_lat, n_lon)``; values down to ``-1e-9`` times the
+            maximum (rounding noise in files) are set to 0, more negative ones are an error.
         mask_safe : array_like of bool, optional
             Bins used in the likelihood (default: all).
         psf_energy : {"true", "reco"}
@@ -147,6 +149,12 @@ class MapResponse:
         counts_off, alpha : array_like, optional
             On/off datasets: OFF counts and ON/OFF exposure ratio ``(n_reco, n_lat, n_lon)``
             (give both, and no background); ``alpha`` must be > 0 inside the mask.
+        normalize_psf : bool
+            Rescale each PSF row to integrate to 1 over the table, ``4 pi`` times the trapezoid
+            in ``h = sin^2(r/2)`` (exact for the linear interpolation in ``h`` used here; rows
+            that are all zero stay zero). gammapy normalises its PSF kernels likewise; tables
+            in files integrate to 1 only up to their binning (1.002-1.004 for Fermi-LAT 3FHL,
+            1.001-1.004 for HAWC).
 
         Returns
         -------
@@ -184,8 +192,11 @@ class MapResponse:
             background = np.zeros((n_reco, n_pix))
         else:
             background = _as_float_array(background, "background", 3)
-            if background.shape != counts.shape[:1] + shape or np.any(background < 0):
+            floor = -1e-9 * np.abs(background).max() if background.size else 0.0
+            if background.shape != counts.shape[:1] + shape or np.any(background < floor):
                 raise ValueError(f"background must be non-negative with shape {(n_reco, *shape)}")
+            # rounding noise of other codes (-4.5e-20 in the HAWC nHit-6 file) becomes 0
+            background = np.maximum(background, 0.0)
         mask = np.ones((n_reco, n_pix), bool) if mask_safe is None else np.asarray(mask_safe, bool)
         if mask.size != n_reco * n_pix:
             raise ValueError(f"mask_safe must have shape {(n_reco, *shape)}, got {mask.shape}")
@@ -198,13 +209,15 @@ class MapResponse:
             raise ValueError("give both counts_off and alpha for an on/off dataset, or neither")
         if counts_off is not None:
             if np.any(background):
-                raise ValueError("an on/off map dataset takes counts_off and alpha, not a background")
+                raise ValueError(
+                    "an on/off map dataset takes counts_off and alpha, not a background"
+                )
             counts_off = _as_counts(
                 np.asarray(counts_off).reshape(-1), "counts_off", n_reco * n_pix
             ).reshape(n_reco, n_pix)
-            alpha = np.broadcast_to(
-                _as_float_array(alpha, "alpha", 3), (n_reco, *shape)
-            ).reshape(n_reco, n_pix)
+            alpha = np.broadcast_to(_as_float_array(alpha, "alpha", 3), (n_reco, *shape)).reshape(
+                n_reco, n_pix
+            )
             if np.any(alpha[mask] <= 0):
                 raise ValueError(
                     f"dataset {name!r}: alpha (ON/OFF exposure ratio) must be > 0 inside the mask; "
@@ -227,8 +240,13 @@ class MapResponse:
                 f"psf_rad must increase from 0 and psf_values have shape "
                 f"(n_{psf_energy}={n_psf}, {rad.size}), got {values.shape}"
             )
-        if np.any(values < 0):
+        if np.any(values < -1e-9 * np.abs(values).max()):
             raise ValueError("psf_values must be non-negative (sr-1)")
+        values = np.maximum(values, 0.0)  # rounding noise of interpolated tables
+        psf_haversine = np.sin(0.5 * np.deg2rad(rad)) ** 2
+        if normalize_psf:
+            integral = 4.0 * np.pi * np.trapezoid(values, psf_haversine, axis=1)
+            values = values / np.where(integral > 0, integral, 1.0)[:, None]
         if frame not in ("icrs", "galactic"):
             raise ValueError(f"frame must be 'icrs' or 'galactic', got {frame!r}")
         return cls(
@@ -244,7 +262,7 @@ class MapResponse:
             lon=coords["lon"],
             lat=coords["lat"],
             solid_angle=coords["solid_angle"],
-            psf_haversine=np.sin(0.5 * np.deg2rad(rad)) ** 2,
+            psf_haversine=psf_haversine,
             psf_values=values,
             shape=tuple(shape),
             psf_energy=psf_energy,
@@ -352,4 +370,3 @@ class MapResponse:
             f"{int(self.mask.sum())} bins in mask, "
             f"counts={int(self.counts[self.mask].sum())}{', on/off' if self.is_onoff else ''})"
         )
-

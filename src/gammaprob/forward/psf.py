@@ -27,7 +27,9 @@ def psf_grid(response: MapResponse, radius: float, n_grid: int) -> tuple[np.ndar
     Returns
     -------
     tuple
-        The table ``(n_psf, n_grid)`` (sr-1, 0 beyond the tabulated radii) and the step in ``s``.
+        The table ``(n_psf, n_grid + 1)`` (sr-1) and the step in ``s``. The last node, one step
+        beyond ``radius``, is 0, so the PSF falls linearly to 0 within one step outside
+        ``radius`` and is 0 further out (:func:`psf_lookup` clips to the last node).
     """
     s_max = np.sin(0.5 * np.deg2rad(min(radius, 180.0)))
     ds = s_max / (n_grid - 1)
@@ -35,6 +37,7 @@ def psf_grid(response: MapResponse, radius: float, n_grid: int) -> tuple[np.ndar
     table = np.stack(
         [np.interp(h, response.psf_haversine, row, right=0.0) for row in response.psf_values]
     )
+    table = np.concatenate([table, np.zeros((table.shape[0], 1))], axis=1)
     return np.ascontiguousarray(table), float(ds)
 
 
@@ -45,13 +48,11 @@ def psf_lookup(table: np.ndarray, ds: float, h):
     x = pt.sqrt(h + S_FLOOR) / ds
     idx = pt.clip(pt.floor(x), 0, table.shape[1] - 2).astype("int64")
     w = pt.clip(x - idx, 0.0, 1.0)
-    table = pt.as_tensor_variable(table)
-    return table[:, idx] * (1.0 - w) + table[:, idx + 1] * w
+    step = pt.as_tensor_variable(np.diff(table, axis=1))
+    return pt.as_tensor_variable(table[:, :-1])[:, idx] + step[:, idx] * w
 
 
-def psf_kernel(
-    response: MapResponse, pixel: int, radius: float, oversampling: int
-) -> np.ndarray:
+def psf_kernel(response: MapResponse, pixel: int, radius: float, oversampling: int) -> np.ndarray:
     """Convolution kernels of the PSF around one map pixel, one per PSF energy bin.
 
     Parameters
@@ -85,7 +86,9 @@ def psf_kernel(
     v, u = np.mgrid[-m_y : m_y + 1, -m_x : m_x + 1]
     x = u.reshape(-1, 1) + su  # (n_kernel_pix, n_sub) offsets in pixels
     y = v.reshape(-1, 1) + sv
-    h = haversine(lon_c + dlon_dx * x + dlon_dy * y, lat_c + dlat_dx * x + dlat_dy * y, lon_c, lat_c)
+    h = haversine(
+        lon_c + dlon_dx * x + dlon_dy * y, lat_c + dlat_dx * x + dlat_dy * y, lon_c, lat_c
+    )
     h_max = np.sin(0.5 * np.deg2rad(radius)) ** 2
     values = np.stack(
         [

@@ -8,7 +8,9 @@ import numpy as np
 
 from gammaprob.forward import fold_groups, fold_spectra
 from gammaprob.forward.integration import DEFAULT_NODES
-from gammaprob.forward.map import MapFold, MapResponse, nominal_positions, npred_map
+from gammaprob.forward.map import MapFold, npred_map
+from gammaprob.forward.map_response import MapResponse
+from gammaprob.forward.positions import nominal_positions
 from gammaprob.forward.response import SpectrumResponse
 from gammaprob.likelihood.onoff import onoff_term, wstat_term
 from gammaprob.likelihood.poisson import poisson_term
@@ -87,7 +89,10 @@ def add_likelihood(
     -------
     dict
         ``{dataset name: predicted counts tensor}`` (for map datasets: of the compressed
-        likelihood bins, see :class:`gammaprob.forward.MapFold`).
+        likelihood bins, see :class:`gammaprob.forward.MapFold`; for on/off datasets: the
+        signal counts). On/off map datasets enter with the bins their sources reach; the bins
+        outside carry no information on any source parameter (see
+        :mod:`gammaprob.forward.map`), so their terms are left out.
     """
     if onoff not in ONOFF_MODES:
         raise ValueError(f"onoff must be one of {ONOFF_MODES}, got {onoff!r}")
@@ -103,7 +108,19 @@ def add_likelihood(
             r, models, positions, position_margin=position_margin, known_datasets=names
         )
         npreds[r.name] = fold.npred(params, n_nodes=n_nodes)
-        poisson_term(r.name, npreds[r.name], fold.counts)
+        if not r.is_onoff:
+            poisson_term(r.name, npreds[r.name], fold.counts)
+        elif onoff == "wstat":
+            wstat_term(r.name, npreds[r.name], fold.counts, fold.counts_off, fold.alpha)
+        else:
+            onoff_term(
+                r.name,
+                npreds[r.name],
+                fold.counts,
+                fold.counts_off,
+                fold.alpha,
+                background_prior=background_prior,
+            )
     groups = (
         fold_groups(spectra, models, params, n_nodes=n_nodes, known_datasets=names)
         if spectra
@@ -154,7 +171,7 @@ def statistics(
 
     Cash (``2 sum(mu - n log mu)``) for datasets with known or no background (map datasets on
     every bin of the mask, without cutout or compression), WStat (profiled background, with
-    goodness-of-fit terms) for on/off datasets.
+    goodness-of-fit terms) for on/off datasets (spectra and maps).
 
     Parameters
     ----------
@@ -180,7 +197,11 @@ def statistics(
     for r in responses:
         if isinstance(r, MapResponse):
             mu = npred_map(r, models, values, n_nodes=n_nodes)[r.mask]
-            stat = cash(n_on=r.counts[r.mask], mu_on=mu)
+            if r.is_onoff:
+                m = r.mask
+                stat = wstat(n_on=r.counts[m], n_off=r.counts_off[m], alpha=r.alpha[m], mu_sig=mu)
+            else:
+                stat = cash(n_on=r.counts[r.mask], mu_on=mu)
         elif r.is_onoff:
             mu = np.asarray(npreds[r.name], dtype=np.float64)
             stat = wstat(n_on=r.counts, n_off=r.counts_off, alpha=r.alpha, mu_sig=mu)

@@ -7,13 +7,13 @@ import io
 import os
 import warnings
 import zlib
-from pathlib import Path
 
 import astropy.units as u
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
 from .errors import FormatError
+from .paths import resolve_data_path
 
 __all__ = ["get_hdu", "open_fits", "read_column_unit", "read_fits_bytes"]
 
@@ -31,7 +31,7 @@ def read_fits_bytes(path: str | os.PathLike, lazy: bool = False) -> fits.HDUList
     Parameters
     ----------
     path : str or path-like
-        File name.
+        File name; ``$GAMMAPY_DATA``, other variables and ``~`` are expanded.
     lazy : bool
         Parse HDUs on first access (fast for reading one HDU of a multi-HDU file); otherwise
         every header and payload is read now.
@@ -48,7 +48,7 @@ def read_fits_bytes(path: str | os.PathLike, lazy: bool = False) -> fits.HDUList
     FormatError
         The file is truncated, corrupt or not FITS.
     """
-    path = Path(path)
+    path = resolve_data_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"FITS file {str(path)!r} does not exist.")
     raw = path.read_bytes()
