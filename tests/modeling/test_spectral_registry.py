@@ -37,6 +37,7 @@ def _template() -> S.Template:
 
 
 EXAMPLES = {
+    "EnergyScale": lambda: S.EnergyScale(S.PowerLaw()),
     "Template": _template,
     "PiecewiseNorm": lambda: S.PiecewiseNorm(np.geomspace(0.1, 30.0, 5) * u.TeV),
     "EBLAbsorption": lambda: EBLAbsorption(
@@ -157,6 +158,15 @@ def _gammapy_model(model, gp):
         ops = {"mul": operator.mul, "add": operator.add}
         return gp.CompoundSpectralModel(
             _gammapy_model(model.model1, gp), _gammapy_model(model.model2, gp), ops[model.operator]
+        )
+    if isinstance(model, S.EnergyScale):
+        # phi(E / (1 + z)) / (1 + z) of a power law is a power law with amplitude A (1+z)^(G-1).
+        inner = model.model
+        factor = (1 + model.z.value) ** (inner.index.value - 1)
+        return gp.PowerLawSpectralModel(
+            index=inner.index.value,
+            amplitude=q(inner.amplitude) * factor,
+            reference=q(inner.reference),
         )
     if isinstance(model, S.ScaledSpectral):
         return gp.ScaleSpectralModel(_gammapy_model(model.model, gp), norm=model.norm.value)

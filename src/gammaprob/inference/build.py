@@ -29,7 +29,7 @@ def _as_models(models):
     return Models(list(models))
 
 
-def _responses(datasets: list, models) -> tuple[list, list]:
+def _responses(datasets: list) -> tuple[list, list]:
     from ..datasets import FluxPointsDataset, MapDataset, SpectrumDataset
     from ..forward import MapResponse, SpectrumResponse
     from ..likelihood import FluxPointsData
@@ -100,14 +100,14 @@ def build_model(
     datasets = _as_list(datasets)
     if not datasets:
         raise ValueError("build_model needs at least one dataset")
-    names = [ds.name for ds in datasets]
+    names = [getattr(ds, "name", None) for ds in datasets]
     if len(set(names)) != len(names):
         raise ValueError(f"dataset names must be unique, got {names}")
+    responses, flux_points = _responses(datasets)
     models = _as_models(models)
     if len(models) == 0:
         raise ValueError("build_model needs at least one model")
     _check_free(models)
-    responses, flux_points = _responses(datasets, models)
     model = pm.Model() if model is None else model
     with model:
         params = build_params(models)
@@ -123,11 +123,18 @@ def build_model(
             pred = data.predict(models, params, known_datasets=names)
             flux_points_term(data.name, data, pred, stat=flux_points_stat)
     _METADATA[model] = {
-        "model_yaml": models.to_yaml(),
+        "model_yaml": _model_yaml(models),
         "datasets": {name: _dataset_source(ds) for name, ds in zip(names, datasets, strict=True)},
         "likelihood": likelihood,
     }
     return model
+
+
+def _model_yaml(models) -> str | None:
+    """The models as YAML, or None when a parameter is a user's tensor (not serialisable)."""
+    if any(p.is_tensor for p in models.parameters.values()):
+        return None
+    return models.to_yaml()
 
 
 def _check_free(models) -> None:

@@ -14,6 +14,8 @@ from .curved import (
     SuperExpCutoffPowerLaw4FGL,
     SuperExpCutoffPowerLaw4FGLDR3,
 )
+from .energy_scale import EnergyScale as EnergyScale
+from .energy_scale import energy_scale_prior as energy_scale_prior
 from .powerlaw import (
     BrokenPowerLaw,
     Constant,

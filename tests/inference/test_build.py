@@ -1,0 +1,61 @@
+"""build_model on real spectra: names, user random variables, bad input."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from gammaprob.inference import build_model, model_metadata
+from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
+
+
+def _dataset(gammapy_data):
+    from gammaprob.datasets import read_ogip
+
+    return read_ogip(gammapy_data / "joint-crab/spectra/hess/pha_obs23523.fits")
+
+
+@pytest.mark.requires_data
+def test_names_metadata_and_user_random_variable(gammapy_data):
+    import pymc as pm
+
+    dataset = _dataset(gammapy_data)
+    with pm.Model() as model:
+        index = pm.Normal("hyper_index", 2.5, 0.3)  # a user's own variable as a parameter
+        crab = SkyModel(
+            spectral=spectral.PowerLaw(
+                index=index,
+                amplitude=LogUniform(1e-12, 1e-9, unit="cm-2 s-1 TeV-1"),
+                reference=1 * u.TeV,
+            ),
+            name="crab",
+        )
+    build_model([dataset], [crab], model=model)
+    names = set(model.named_vars)
+    assert {"hyper_index", "crab::amplitude", "23523::counts", "23523::counts_off"} <= names
+    assert "crab::index" not in names
+    logp = model.compile_logp()(model.initial_point())
+    assert np.isfinite(logp)
+    meta = model_metadata(model)
+    assert meta["model_yaml"] is None  # a user's tensor cannot be written as YAML
+    assert list(meta["datasets"]) == ["23523"]
+
+
+@pytest.mark.requires_data
+def test_bad_input_is_explained(gammapy_data):
+    dataset = _dataset(gammapy_data)
+    fixed = SkyModel(spectral=spectral.PowerLaw(index=2.5, amplitude=1e-11), name="crab")
+    with pytest.raises(ValueError, match="no free parameter"):
+        build_model([dataset], [fixed])
+    free = SkyModel(
+        spectral=spectral.PowerLaw(index=Normal(2.5, 1), amplitude=1e-11),
+        name="crab",
+        datasets_names=["not-there"],
+    )
+    with pytest.raises(ValueError, match="unknown dataset"):
+        build_model([dataset], [free])
+    with pytest.raises(ValueError, match="unique"):
+        build_model([dataset, dataset], [free])
+    with pytest.raises(TypeError, match="not supported"):
+        build_model([object()], [free])

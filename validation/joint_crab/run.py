@@ -1,0 +1,304 @@
+"""Joint-Crab validation: posteriors per instrument and joint, with and without systematics.
+
+For each of the five instruments alone and for all ten spectra jointly, samples the
+log-parabola (log10 form, E0 = 1 TeV) with the latent on/off background, once without and
+once with the per-instrument energy-scale nuisance (Gaussian prior, 5 % Fermi-LAT, 15 %
+IACTs), and writes
+
+* ``results.yaml``: median and 16/84 % quantiles of amplitude, alpha, beta, their R-hat and
+  bulk/tail ESS, the worst R-hat / ESS over all variables, divergences and sampling time;
+* ``report.md`` and ``comparison.png``: side by side with gammapy's maximum-likelihood fit
+  (``gammapy_reference.yaml``: values and symmetric errors, written by
+  ``gammapy_reference.py``).
+
+Run: ``python validation/joint_crab/run.py [--sampler nutpie|pymc] [--reports DIR]``
+(``--reports`` also writes the full posterior report of the two joint runs there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+import warnings
+from datetime import UTC, datetime
+
+import numpy as np
+import yaml
+from common import HERE, INSTRUMENTS
+
+PARAMS = ("amplitude", "alpha", "beta")
+#: variant: (energy-scale nuisance, on/off likelihood)
+VARIANTS = {"stat": (False, "latent"), "energy_scale": (True, "latent"), "wstat": (False, "wstat")}
+QUANTILES = (0.16, 0.5, 0.84)
+
+
+def _summarise(result, wall_s: float) -> dict:
+    import arviz as az
+
+    from gammaprob.inference import check_convergence
+
+    post = result.posterior
+    out: dict = {}
+    for name in PARAMS:
+        da = post[f"crab::{name}"]
+        q16, q50, q84 = (float(v) for v in np.quantile(np.asarray(da).ravel(), QUANTILES))
+        ess = az.ess(result, var_names=[f"crab::{name}"], method="bulk")
+        ess_tail = az.ess(result, var_names=[f"crab::{name}"], method="tail")
+        rhat = az.rhat(result, var_names=[f"crab::{name}"])
+        out[name] = {
+            "median": q50,
+            "q16": q16,
+            "q84": q84,
+            "r_hat": float(_value(rhat, f"crab::{name}")),
+            "ess_bulk": float(_value(ess, f"crab::{name}")),
+            "ess_tail": float(_value(ess_tail, f"crab::{name}")),
+        }
+    for key in post.data_vars:
+        if key.endswith("::z"):
+            z = np.asarray(post[key]).ravel()
+            lo, med, hi = np.quantile(z, QUANTILES)
+            out.setdefault("z", {})[key.split("::")[0]] = {
+                "median": float(med),
+                "q16": float(lo),
+                "q84": float(hi),
+            }
+    report = check_convergence(result, warn=False)
+    out["convergence"] = {
+        "max_r_hat_all": float(report.rhat_max),
+        "min_ess_bulk_all": float(report.ess_bulk_min),
+        "min_ess_tail_all": float(report.ess_tail_min),
+        "divergences": int(report.n_divergent),
+        "ok": bool(report.ok),
+    }
+    out["wall_s"] = round(wall_s, 2)
+    return out
+
+
+def _value(tree_or_ds, name: str):
+    """A scalar from ArviZ 1.x diagnostics (DataTree or Dataset)."""
+    obj = tree_or_ds
+    if hasattr(obj, "posterior"):
+        obj = obj.posterior
+    return np.asarray(obj[name]).item()
+
+
+def run_one(
+    instruments,
+    energy_scale: bool,
+    sampler: str,
+    seed: int,
+    draws: int = 1000,
+    likelihood: str = "latent",
+) -> dict:
+    from gammaprob.analysis.joint_crab import joint_crab_models, load_joint_crab_datasets
+    from gammaprob.inference import build_model, sample
+
+    datasets = load_joint_crab_datasets(instruments)
+    models = joint_crab_models(energy_scale, instruments, datasets=datasets)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*predictive.*")  # WStat: a potential
+        model = build_model(datasets, models, likelihood=likelihood)
+    start = time.perf_counter()
+    result = sample(
+        model,
+        sampler=sampler,
+        draws=draws,
+        tune=draws,
+        chains=4,
+        random_seed=seed,
+        progressbar=False,
+        check=False,
+    )
+    out = _summarise(result, time.perf_counter() - start)
+    out["draws"] = out["tune"] = draws
+    return out
+
+
+def _fmt(row: dict, name: str) -> str:
+    scale = 1e-11 if name == "amplitude" else 1.0
+    med, lo, hi = row["median"] / scale, row["q16"] / scale, row["q84"] / scale
+    return f"{med:.3f} +{hi - med:.3f} -{med - lo:.3f}"
+
+
+def _fmt_ref(ref: dict, name: str) -> str:
+    scale = 1e-11 if name == "amplitude" else 1.0
+    return f"{ref[name] / scale:.3f} ± {ref[name + '_err'] / scale:.3f}"
+
+
+def write_report(results: dict, reference: dict) -> None:
+    """``report.md`` (tables) and ``comparison.png`` (the three parameters per analysis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [*INSTRUMENTS, "joint"]
+    lines = [
+        "# Joint Crab: gammaprob posteriors vs gammapy maximum likelihood",
+        "",
+        f"Generated by `run.py` on {results['meta']['date']} with sampler "
+        f"`{results['meta']['sampler']}` (4 chains x 1000 draws after 1000 tuning steps; "
+        "4000 + 4000 where 1000 did not converge, see the table below), "
+        f"gammaprob {results['meta']['gammaprob']}; gammapy {reference['gammapy_version']} "
+        "reference from `gammapy_reference.yaml` (MINUIT fit, symmetric errors).",
+        "",
+        "Log-parabola at 1 TeV in the log10 form; amplitude in 1e-11 cm-2 s-1 TeV-1. "
+        "gammaprob: posterior median and 16/84 % quantiles; `stat`: statistical only (latent "
+        "on/off background, flat prior on each bin's OFF rate); `energy_scale`: plus one "
+        "energy-scale nuisance per instrument (Gaussian prior, 5 % Fermi-LAT, 15 % IACTs), "
+        "marginalised; `wstat`: statistical only with the background profiled (gammapy's "
+        "WStat, the same likelihood as the ML fit). Pulls are (posterior median - ML) / ML "
+        "error.",
+        "",
+        "Marginalising the OFF rates with a flat prior adds about one OFF count per bin to "
+        "the background estimate; in the sparse high-energy bins of MAGIC (OFF/ON exposure "
+        "ratio 1/7, 33 of 50 bins per run with n_off <= 2) and VERITAS (1/14, 36 of 45) that "
+        "steepens the spectrum, so `stat` lies about 1 sigma above ML in alpha and beta "
+        "there, while `wstat` agrees with ML.",
+        "",
+    ]
+    for name in PARAMS:
+        lines += [
+            f"## {name}",
+            "",
+            "| analysis | gammapy ML | gammaprob wstat | gammaprob stat | gammaprob energy_scale "
+            "| pull wstat | pull stat |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            ref = reference["fits"][row]
+            stat = results["stat"][row][name]
+            esc = results["energy_scale"][row][name]
+            wst = results["wstat"][row][name]
+            pull = (stat["median"] - ref[name]) / ref[name + "_err"]
+            pull_w = (wst["median"] - ref[name]) / ref[name + "_err"]
+            lines.append(
+                f"| {row} | {_fmt_ref(ref, name)} | {_fmt(wst, name)} | {_fmt(stat, name)} "
+                f"| {_fmt(esc, name)} | {pull_w:+.2f} | {pull:+.2f} |"
+            )
+        lines.append("")
+    lines += [
+        "## Convergence",
+        "",
+        "| analysis | variant | draws | max R-hat (all) | min bulk ESS (all) | divergences "
+        "| time [s] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        for row in rows:
+            c = results[variant][row]["convergence"]
+            lines.append(
+                f"| {row} | {variant} | {results[variant][row]['draws']} | {c['max_r_hat_all']:.3f} | {c['min_ess_bulk_all']:.0f} "
+                f"| {c['divergences']} | {results[variant][row]['wall_s']:.1f} |"
+            )
+    zs = results["energy_scale"]["joint"].get("z", {})
+    if zs:
+        lines += [
+            "",
+            "## Energy-scale biases (joint, posterior median and 16/84 %)",
+            "",
+            "| instrument | z |",
+            "|---|---|",
+        ]
+        for key, z in zs.items():
+            lines.append(
+                f"| {key} | {z['median']:+.3f} +{z['q84'] - z['median']:.3f} "
+                f"-{z['median'] - z['q16']:.3f} |"
+            )
+    lines += ["", "![comparison](comparison.png)", ""]
+    (HERE / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True)
+    y = np.arange(len(rows))
+    for ax, name in zip(axes, PARAMS, strict=True):
+        scale = 1e-11 if name == "amplitude" else 1.0
+        ref = [reference["fits"][r] for r in rows]
+        ax.errorbar(
+            [r[name] / scale for r in ref],
+            y + 0.2,
+            xerr=[r[name + "_err"] / scale for r in ref],
+            fmt="s",
+            label="gammapy ML ± 1σ",
+        )
+        for offset, (variant, marker) in zip(
+            (0.07, -0.07, -0.2), (("wstat", "D"), ("stat", "o"), ("energy_scale", "^")), strict=True
+        ):
+            res = [results[variant][r][name] for r in rows]
+            med = np.array([r["median"] for r in res]) / scale
+            err = np.array(
+                [[r["median"] - r["q16"] for r in res], [r["q84"] - r["median"] for r in res]]
+            )
+            ax.errorbar(med, y + offset, xerr=err / scale, fmt=marker, label=f"gammaprob {variant}")
+        ax.set_xlabel(name + (" [1e-11 cm-2 s-1 TeV-1]" if name == "amplitude" else ""))
+        ax.grid(alpha=0.3)
+    axes[0].set_yticks(y, rows)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle("Joint Crab log-parabola (log10, E0 = 1 TeV): 68 % intervals")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(HERE / "comparison.png", dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
+    parser.add_argument("--sampler", default=default)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reports", default=None, help="folder for the full joint reports")
+    args = parser.parse_args()
+
+    import gammaprob
+
+    results: dict = {
+        "meta": {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "gammaprob": gammaprob.__version__,
+            "sampler": args.sampler,
+            "draws": 1000,
+            "tune": 1000,
+            "chains": 4,
+            "seed": args.seed,
+            "likelihood": {k: v[1] for k, v in VARIANTS.items()},
+            "model": "LogParabola10, E0 = 1 TeV; beta in log10 form",
+            "quantiles": list(QUANTILES),
+            "amplitude_unit": "cm-2 s-1 TeV-1",
+        }
+    }
+    for variant, (energy_scale, likelihood) in VARIANTS.items():
+        results[variant] = {}
+        for row in [*INSTRUMENTS, "joint"]:
+            instruments = None if row == "joint" else [row]
+            settings = {"sampler": args.sampler, "seed": args.seed, "likelihood": likelihood}
+            res = run_one(instruments, energy_scale, **settings)
+            if not res["convergence"]["ok"]:  # e.g. a lone instrument: z and amplitude
+                # are degenerate (the prior alone fixes z), so the chains need longer
+                res = run_one(instruments, energy_scale, draws=4000, **settings)
+            results[variant][row] = res
+            a = res["alpha"]
+            print(
+                f"{variant:12s} {row:8s} alpha {a['median']:.3f} [{a['q16']:.3f}, {a['q84']:.3f}]"
+                f" r_hat {res['convergence']['max_r_hat_all']:.3f} "
+                f"ess {res['convergence']['min_ess_bulk_all']:.0f} ({res['wall_s']:.1f} s)",
+                flush=True,
+            )
+    (HERE / "results.yaml").write_text(yaml.safe_dump(results, sort_keys=False), encoding="utf-8")
+    reference = yaml.safe_load((HERE / "gammapy_reference.yaml").read_text(encoding="utf-8"))
+    write_report(results, reference)
+    if args.reports:
+        from gammaprob.analysis.joint_crab import run_joint_crab
+
+        for variant, (energy_scale, likelihood) in VARIANTS.items():
+            run_joint_crab(
+                f"{args.reports}/{variant}",
+                energy_scale=energy_scale,
+                likelihood=likelihood,
+                sampler=args.sampler,
+                random_seed=args.seed,
+                overwrite=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
