@@ -131,7 +131,7 @@ def build_model(
 
 
 def _model_yaml(models) -> str | None:
-    """The models as YAML, or None when a parameter is a user's tensor (not serialisable)."""
+    """Return the models as YAML, or None when a parameter is a user tensor (not serialisable)."""
     if any(p.is_tensor for p in models.parameters.values()):
         return None
     return models.to_yaml()
