@@ -190,3 +190,11 @@ def test_components_pickle_and_copy():
     copy = model.copy()
     assert copy.model1.index is not model.model1.index
     assert copy.model1.index.prior == model.model1.index.prior
+
+
+def test_parameter_without_value_or_prior_says_what_to_do():
+    from gammaprob.modeling import spectral
+
+    for missing in (None, float("nan")):
+        with pytest.raises(ValueError, match=r"has no value.*and no prior: give a number"):
+            spectral.PowerLaw(index=missing)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
+from ..inference.samplers import SAMPLERS, SamplerNotInstalledError
 from .environment import environment_report
 
 
@@ -27,10 +29,121 @@ def info(as_json: bool) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Run the default analysis (works with no data present)."""
-    report = environment_report()
-    _print_report(report)
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False),
+    default="gammaprob-demo",
+    show_default=True,
+    help="Folder for the result (netCDF) and the HTML report.",
+)
+@click.option(
+    "--joint-crab/--simulated",
+    "joint_crab",
+    default=None,
+    help="Analyse the public joint-Crab spectra (needs GAMMAPY_DATA) or a simulated spectrum. "
+    "Default: the joint Crab when $GAMMAPY_DATA/joint-crab exists, else the simulation.",
+)
+@click.option("--draws", default=500, show_default=True, help="Draws per chain.")
+@click.option("--tune", default=500, show_default=True, help="Tuning steps per chain.")
+@click.option("--chains", default=4, show_default=True, help="Number of chains.")
+@click.option(
+    "--sampler",
+    type=click.Choice(["auto", *SAMPLERS]),
+    default="auto",
+    show_default=True,
+    help="NUTS sampler; auto is nutpie when installed, else PyMC's NUTS.",
+)
+@click.option("--seed", default=0, show_default=True, help="Random seed (simulation and sampler).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+def demo(
+    output_dir: str,
+    joint_crab: bool | None,
+    draws: int,
+    tune: int,
+    chains: int,
+    sampler: str,
+    seed: int,
+    overwrite: bool,
+    progress: bool,
+) -> None:
+    """Run the default analysis: works on a fresh install with no data present.
+
+    Without data: simulate an on/off spectrum from built-in parametric IRFs with a known
+    log-parabola, sample the posterior, print the summary (truth next to the 68 % interval) and
+    the convergence checks, and write the HTML report. With GAMMAPY_DATA set: the joint-Crab
+    analysis of the five instruments' spectra (use --simulated to force the simulation).
+    """
+    from .demo import resolve_sampler, run_demo
+
+    data = environment_report()["GAMMAPY_DATA"]
+    has_crab = data["found"] and (Path(data["value"]) / "joint-crab" / "spectra").is_dir()
+    if joint_crab is None:
+        joint_crab = has_crab
+        if has_crab:
+            click.echo(
+                "GAMMAPY_DATA found: running the joint-Crab analysis (--simulated: the demo)."
+            )
+        else:
+            click.echo("No GAMMAPY_DATA: running the simulated demo (no data needed).")
+    try:
+        if joint_crab:
+            if not has_crab:
+                raise click.UsageError(
+                    "--joint-crab needs $GAMMAPY_DATA/joint-crab/spectra; set GAMMAPY_DATA "
+                    "(gammapy download datasets) or use --simulated"
+                )
+            _run_joint_crab(
+                output_dir, resolve_sampler(sampler), draws, tune, chains, seed, overwrite, progress
+            )
+        else:
+            run_demo(
+                output_dir,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                sampler=sampler,
+                random_seed=seed,
+                overwrite=overwrite,
+                progressbar=progress,
+                echo=click.echo,
+            )
+    except (FileExistsError, SamplerNotInstalledError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run_joint_crab(output_dir, sampler, draws, tune, chains, seed, overwrite, progress) -> None:
+    from ..inference import check_convergence
+    from .joint_crab import run_joint_crab
+
+    output_dir = Path(output_dir)
+    for name in ("result.nc", "report.html"):
+        if (output_dir / name).exists() and not overwrite:
+            raise FileExistsError(
+                f"{output_dir / name} already exists; choose another --output folder or pass "
+                "--overwrite to replace it"
+            )
+    click.echo(f"Joint Crab: {chains} chains x ({tune} tune + {draws} draws) with {sampler!r}")
+    result = run_joint_crab(
+        output_dir,
+        sampler=sampler,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=seed,
+        progressbar=progress,
+        report_format="html",
+        overwrite=overwrite,
+    )
+    import arviz as az
+
+    names = [v for v in result["posterior"].data_vars if not v.endswith(("::mu_off", "_ln"))]
+    summary = az.summary(result, var_names=names, ci_prob=0.68, ci_kind="eti")
+    click.echo("Posterior mean, sd and 68% equal-tailed credible interval:")
+    click.echo(summary.to_string())
+    click.echo("Convergence: " + str(check_convergence(result, warn=False)))
+    click.echo(f"Wrote {output_dir / 'result.nc'} and {output_dir / 'report.html'}")
 
 
 def _print_report(report: dict) -> None:

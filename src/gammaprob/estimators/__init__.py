@@ -3,6 +3,11 @@
 from .excess_map import ExcessMapEstimator, ExcessMaps
 from .flux_map import FluxMapEstimator, FluxMaps
 from .flux_points import FluxPointsEstimator
+from .flux_profile import (
+    FluxProfileEstimator,
+    make_concentric_annulus_sky_regions,
+    make_orthogonal_rectangle_sky_regions,
+)
 from .light_curve import LightCurve, LightCurveEstimator
 from .norm_posterior import NormPosterior, NormTerms, norm_posterior
 from .reference import PowerLawReference
@@ -21,6 +26,7 @@ __all__ = [
     "FluxMapEstimator",
     "FluxMaps",
     "FluxPointsEstimator",
+    "FluxProfileEstimator",
     "LightCurve",
     "LightCurveEstimator",
     "NormPosterior",
@@ -28,6 +34,8 @@ __all__ = [
     "PowerLawReference",
     "SensitivityEstimator",
     "credible_upper_limit",
+    "make_concentric_annulus_sky_regions",
+    "make_orthogonal_rectangle_sky_regions",
     "norm_posterior",
     "poisson_signal_posterior_cdf",
     "poisson_signal_upper_limit",

@@ -1,7 +1,16 @@
 """Inference: samplers, optimisers, convergence diagnostics and results with provenance."""
 
 from .build import build_model, model_metadata
+from .comparison import (
+    LOOResult,
+    LOOWarning,
+    compare_evidence,
+    compare_models,
+    log_evidence,
+    loo,
+)
 from .diagnostics import ConvergenceReport, ConvergenceWarning, check_convergence
+from .model_checks import ImproperModelError, check_model, improper_variables
 from .optimize import find_map, fit_laplace
 from .provenance import add_provenance, file_hash
 from .results import load_result, models_from_result, save_result
@@ -11,14 +20,23 @@ __all__ = [
     "SAMPLERS",
     "ConvergenceReport",
     "ConvergenceWarning",
+    "ImproperModelError",
+    "LOOResult",
+    "LOOWarning",
     "SamplerNotInstalledError",
     "add_provenance",
     "build_model",
     "check_convergence",
+    "check_model",
+    "compare_evidence",
+    "compare_models",
     "file_hash",
     "find_map",
     "fit_laplace",
+    "improper_variables",
     "load_result",
+    "log_evidence",
+    "loo",
     "model_metadata",
     "models_from_result",
     "sample",

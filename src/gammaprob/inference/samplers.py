@@ -14,6 +14,7 @@ from typing import Literal
 from ..utils.errors import GammaprobError
 from .build import model_metadata
 from .diagnostics import check_convergence
+from .model_checks import check_model
 from .provenance import add_provenance
 
 __all__ = ["SAMPLERS", "SamplerNotInstalledError", "sample"]
@@ -95,6 +96,7 @@ def sample(
         provenance (sampler, settings, seed, wall time) in the root attributes.
     """
     _require(sampler)
+    check_model(model, evidence=sampler == "smc")
     settings = {
         "sampler": sampler,
         "draws": draws,
@@ -131,7 +133,8 @@ def sample(
     else:
         import pymc as pm
 
-        nuts = {"target_accept": target_accept, **kwargs.pop("nuts", {})}
+        if "step" not in kwargs:  # a user's prebuilt step method carries its own settings
+            kwargs["nuts"] = {"target_accept": target_accept, **kwargs.pop("nuts", {})}
         tree = pm.sample(
             draws=draws,
             tune=tune,
@@ -141,7 +144,6 @@ def sample(
             random_seed=random_seed,
             progressbar=progressbar,
             compute_convergence_checks=False,
-            nuts=nuts,
             **kwargs,
         )
     settings["wall_time_s"] = time.perf_counter() - start

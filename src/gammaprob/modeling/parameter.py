@@ -124,6 +124,11 @@ class Parameter:
 
     # -- value handling ----------------------------------------------------------------------
     def _to_float(self, value: Any) -> float:
+        if value is None:
+            raise ValueError(
+                f"parameter {self.name!r} has no value and no prior: give a number or Quantity "
+                "(fixed) or a Prior such as Normal(2.5, 1) (free)"
+            )
         if isinstance(value, u.Quantity):
             try:
                 value = value.to_value(self.unit)
@@ -145,6 +150,11 @@ class Parameter:
 
     def _set_fixed(self, value: Any) -> None:
         value = self._to_float(value)
+        if math.isnan(value):
+            raise ValueError(
+                f"parameter {self.name!r} has no value (NaN) and no prior: give a number or "
+                "Quantity (fixed) or a Prior such as Normal(2.5, 1) (free)"
+            )
         lo, hi = self.bounds
         if not (lo <= value <= hi):
             unit = f" {self.unit_string}" if self.unit_string else ""
