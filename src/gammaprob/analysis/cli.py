@@ -139,9 +139,9 @@ def _run_joint_crab(output_dir, sampler, draws, tune, chains, seed, overwrite, p
     import arviz as az
 
     names = [v for v in result["posterior"].data_vars if not v.endswith(("::mu_off", "_ln"))]
-    summary = az.summary(result, var_names=names, ci_prob=0.68, ci_kind="eti")
+    summary = az.summary(result, var_names=names, ci_prob=0.68, ci_kind="eti", round_to="none")
     click.echo("Posterior mean, sd and 68% equal-tailed credible interval:")
-    click.echo(summary.to_string())
+    click.echo(summary.to_string(float_format=lambda x: f"{x:.4g}"))
     click.echo("Convergence: " + str(check_convergence(result, warn=False)))
     click.echo(f"Wrote {output_dir / 'result.nc'} and {output_dir / 'report.html'}")
 

@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..inference.diagnostics import check_convergence
 from ..utils.io import atomic_path
 
@@ -55,10 +57,17 @@ def _diagnostic_figures(result, var_names) -> dict[str, bytes]:
     return figures
 
 
+def _cell(value) -> str:
+    """Four significant digits for floats (ArviZ's own rounding keeps two)."""
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _table_rows(summary) -> tuple[list[str], list[list[str]]]:
     header = ["parameter", *[str(c) for c in summary.columns]]
     rows = [
-        [str(index), *[str(v) for v in row]]
+        [str(index), *[_cell(v) for v in row]]
         for index, row in zip(summary.index, summary.values, strict=True)
     ]
     return header, rows
@@ -110,7 +119,9 @@ def report(
     suffix = path.suffix.lower()
     if suffix not in (".html", ".md"):
         raise ValueError(f"report path must end in .html or .md, got {path.name!r}")
-    summary = az.summary(result, var_names=var_names, ci_prob=ci_prob, ci_kind="eti")
+    summary = az.summary(
+        result, var_names=var_names, ci_prob=ci_prob, ci_kind="eti", round_to="none"
+    )
     convergence = check_convergence(result, warn=False)
     images = _diagnostic_figures(result, var_names)
     for name, fig in (figures or {}).items():
