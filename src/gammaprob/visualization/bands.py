@@ -131,7 +131,7 @@ def plot_counts_predictive(
     edges = u.Quantity(energy_edges).to_value("TeV")
     centers = np.sqrt(edges[:-1] * edges[1:])
     lo, med, hi = quantile_band(np.asarray(predicted_samples, dtype=float), ci_prob)
-    ax.stairs(med, edges, label="posterior predictive (median)")
+    ax.stairs(med, edges, baseline=None, label="posterior predictive (median)")
     ax.fill_between(
         edges,
         np.append(lo, lo[-1]),
@@ -145,6 +145,11 @@ def plot_counts_predictive(
         centers, observed, yerr=np.sqrt(observed), fmt="o", ms=3, color="k", label="observed"
     )
     ax.set_xscale("log")
+    positive = med[med > 0]
+    if positive.size and np.nanmax(hi) > 100 * max(positive.min(), 1.0):
+        # gamma-ray counts fall by decades: a log axis (linear below one count) shows them all
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(0, 2 * max(np.nanmax(hi), np.nanmax(observed)))
     ax.set_ylabel("Counts")
     ax.legend(frameon=False)
     if title:
