@@ -37,18 +37,24 @@ __all__ = ["Geom"]
 
 
 class Geom(abc.ABC):
-    """Abstract map geometry (spatial pixelisation + non-spatial axes)."""
+    """Abstract map geometry (spatial pixelisation + non-spatial axes).
+
+    Subclasses store their non-spatial axes in ``_axes`` and their sky frame in ``_frame``.
+    """
+
+    _axes: MapAxes
+    _frame: str
 
     # ---- what a geometry is -------------------------------------------------------------------
     @property
-    @abc.abstractmethod
     def axes(self) -> MapAxes:
         """Non-spatial axes (may be empty)."""
+        return self._axes
 
     @property
-    @abc.abstractmethod
     def frame(self) -> str:
         """Sky frame, ``"icrs"`` or ``"galactic"``."""
+        return self._frame
 
     @property
     @abc.abstractmethod

@@ -195,16 +195,6 @@ class HpxGeom(Geom):
         return "NESTED" if self._nest else "RING"
 
     @property
-    def frame(self) -> str:
-        """Sky frame, ``"icrs"`` or ``"galactic"``."""
-        return self._frame
-
-    @property
-    def axes(self) -> MapAxes:
-        """Non-spatial axes."""
-        return self._axes
-
-    @property
     def region(self) -> str | None:
         """The ``HPX_REG`` string of a partial-sky geometry (None for full sky or a pixel list)."""
         return self._region

@@ -109,16 +109,6 @@ class RegionGeom(Geom):
         return list(self._regions)
 
     @property
-    def axes(self) -> MapAxes:
-        """Non-spatial axes."""
-        return self._axes
-
-    @property
-    def frame(self) -> str:
-        """Sky frame of the region centre, ``"icrs"`` (also for fk5) or ``"galactic"``."""
-        return self._frame
-
-    @property
     def spatial_shape(self) -> tuple[int, int]:
         """Spatial data shape, always ``(1, 1)``."""
         return (1, 1)

@@ -189,16 +189,6 @@ class WcsGeom(Geom):
         return self._wcs.deepcopy()
 
     @property
-    def axes(self) -> MapAxes:
-        """Non-spatial axes."""
-        return self._axes
-
-    @property
-    def frame(self) -> str:
-        """Sky frame, ``"icrs"`` or ``"galactic"``."""
-        return self._frame
-
-    @property
     def npix(self) -> tuple[int, int]:
         """Image size ``(nx, ny)``."""
         return self._npix

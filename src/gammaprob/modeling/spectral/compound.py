@@ -18,7 +18,7 @@ from ..parameter import Parameter, Parameters, ParameterSpec
 from ..prior import LogNormal
 from .base import SpectralModel
 
-__all__ = ["CompoundSpectral", "ScaledSpectral"]
+__all__ = ["CompoundSpectral", "ScaledSpectral", "wrapper_parameters"]
 
 _OPERATORS = {"add": _op.add, "sub": _op.sub, "mul": _op.mul, "truediv": _op.truediv}
 
@@ -121,6 +121,29 @@ class CompoundSpectral(SpectralModel):
         return f"CompoundSpectral({self.model1!r} {self.operator} {self.model2!r})"
 
 
+def wrapper_parameters(wrapper: SpectralModel, own: str) -> Parameters:
+    """Parameters of a component wrapping ``wrapper.model``: its own ``own`` one, then the inner.
+
+    Parameters
+    ----------
+    wrapper : SpectralModel
+        A component with a ``model`` attribute and one parameter of its own.
+    own : str
+        Name of the wrapper's own parameter, which the inner model must not use.
+
+    Returns
+    -------
+    gammaprob.modeling.parameter.Parameters
+        ``{own: ..., **inner parameters}``.
+    """
+    inner = dict(wrapper.model.parameters)
+    if own in inner:
+        raise ValueError(
+            f"{type(wrapper).__name__} cannot wrap a model that has a {own!r} parameter"
+        )
+    return Parameters({own: wrapper._parameters[own], **inner})
+
+
 @register("Scaled", kind="spectral", aliases=("ScaleSpectralModel", "scale"))
 class ScaledSpectral(SpectralModel):
     """Another spectral model times a dimensionless ``norm``.
@@ -146,10 +169,7 @@ class ScaledSpectral(SpectralModel):
 
     @property
     def parameters(self) -> Parameters:  # noqa: D102
-        inner = dict(self.model.parameters)
-        if "norm" in inner:
-            raise ValueError("ScaledSpectral cannot wrap a model that has a 'norm' parameter")
-        return Parameters({"norm": self._parameters["norm"], **inner})
+        return wrapper_parameters(self, "norm")
 
     def values(self, overrides: Any = None) -> dict[str, Any]:  # noqa: D102
         return {**super().values(overrides), "model": self.model.values(overrides)}

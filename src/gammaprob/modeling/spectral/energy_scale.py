@@ -38,6 +38,7 @@ from ..component import register
 from ..parameter import Parameter, Parameters, ParameterSpec
 from ..prior import Prior, TruncatedNormal
 from .base import SpectralModel
+from .compound import wrapper_parameters
 
 __all__ = ["EnergyScale", "energy_scale_prior"]
 
@@ -111,10 +112,7 @@ class EnergyScale(SpectralModel):
 
     @property
     def parameters(self) -> Parameters:  # noqa: D102
-        inner = dict(self.model.parameters)
-        if "z" in inner:
-            raise ValueError("EnergyScale cannot wrap a model that has a 'z' parameter")
-        return Parameters({"z": self._parameters["z"], **inner})
+        return wrapper_parameters(self, "z")
 
     def values(self, overrides: Any = None) -> dict[str, Any]:  # noqa: D102
         return {**super().values(overrides), "model": self.model.values(overrides)}
