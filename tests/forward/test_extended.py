@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -15,7 +17,7 @@ PIX = 0.02  # deg
 PSF_SIGMAS = [0.06, 0.05, 0.04, 0.03]
 
 
-def _response(rng, helpers, psf_energy="true"):
+def _response(rng, helpers, psf_energy="true", sigmas=None):
     e_true = np.geomspace(0.5, 50, N_TRUE + 1)
     e_reco = np.geomspace(1.0, 20, N_RECO + 1)
     edisp = rng.uniform(0.1, 1, (N_TRUE, N_RECO))
@@ -23,7 +25,8 @@ def _response(rng, helpers, psf_energy="true"):
     lat, lon = np.meshgrid(
         (np.arange(N) - N // 2) * PIX, (np.arange(N) - N // 2) * PIX, indexing="ij"
     )
-    sigmas = PSF_SIGMAS if psf_energy == "true" else PSF_SIGMAS[1:]
+    if sigmas is None:
+        sigmas = PSF_SIGMAS if psf_energy == "true" else PSF_SIGMAS[1:]
     rad, psf = helpers.gaussian_psf_table(sigmas)
     bkg = rng.uniform(0.5, 1.5, (N_RECO, N, N))
     return MapResponse.from_arrays(
@@ -132,6 +135,63 @@ def test_graph_equals_numpy_and_verify_grad_position_size(response):
         rel_tol=1e-4,
         mode="FAST_COMPILE",
     )
+
+
+@pytest.mark.parametrize("sigmas", [[0.05] * N_TRUE, [0.05, 0.05, 0.04, 0.04]])
+def test_factored_kernels_equal_full_convolution(rng, helpers, sigmas):
+    """One convolution per kernel factor (rank 1: energy-independent PSF) = all kernels."""
+    response = _response(rng, helpers, sigmas=sigmas)
+    model = _gauss()
+    fold = MapFold.build(
+        response, [model], {"ext": (0.0, 0.0, 0.02)}, oversampling=2, model_oversampling=2
+    )
+    (source,) = fold.extended
+    weights, kernels = source.kernel_factors
+    assert weights.shape == (N_TRUE, len(set(sigmas))) and kernels.shape[0] == len(set(sigmas))
+    names = ("ext::lon_0", "ext::lat_0", "ext::sigma")
+    tensors = [pt.dscalar(n) for n in names]
+    image = source.image(dict(VALUES, **dict(zip(names, tensors, strict=True))))
+    f = pytensor.function(tensors, source.convolve(image, fold.gathers[0]))
+    ours = f(0.004, -0.006, 0.03)
+    full, pixels = source.convolve_numpy(source.image(VALUES))
+    lookup = dict(zip(pixels.tolist(), range(pixels.size), strict=True))
+    expected = full[:, [lookup[p] for p in fold.cutout.tolist()]]
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12 * expected.max())
+    big = expected > 1e-6 * expected.max()
+    np.testing.assert_allclose(ours[big], expected[big], rtol=1e-9)
+    weights_out = rng.uniform(size=ours.shape)
+
+    def total(lon, lat, sigma):
+        values = dict(VALUES, **{"ext::lon_0": lon, "ext::lat_0": lat, "ext::sigma": sigma})
+        return (source.convolve(source.image(values), fold.gathers[0]) * weights_out).sum()
+
+    pytensor.gradient.verify_grad(
+        total,
+        [np.array(0.004), np.array(-0.006), np.array(0.03)],
+        rng=np.random.default_rng(4),
+        eps=1e-7,
+        abs_tol=1e-4,
+        rel_tol=1e-4,
+        mode="FAST_COMPILE",
+    )
+
+
+def test_separable_lines_equal_sub_pixel_nodes(response):
+    """CAR grid: the model on broadcast lon/lat lines = on the node list; sheared grid: nodes."""
+    source = ExtendedSource.build(response, _gauss(), (0.0, 0.0), 0.02, model_oversampling=3)
+    assert source.lon_line.shape == (3 * source.box_shape[1],)
+    assert source.lat_line.shape == (3 * source.box_shape[0],)
+    nodes = dataclasses.replace(source, lon_line=None, lat_line=None)
+    np.testing.assert_allclose(source.image(VALUES), nodes.image(VALUES), rtol=1e-13)
+    names = ("ext::lon_0", "ext::lat_0", "ext::sigma")
+    tensors = [pt.dscalar(n) for n in names]
+    params = dict(VALUES, **dict(zip(names, tensors, strict=True)))
+    f = pytensor.function(tensors, [source.image(params), nodes.image(params)])
+    lines, expected = f(0.011, -0.004, 0.025)
+    np.testing.assert_allclose(lines, expected, rtol=1e-13, atol=1e-15 * expected.max())
+    sheared = dataclasses.replace(response, lon=(response.lon + 0.3 * response.lat) % 360)
+    source = ExtendedSource.build(sheared, _gauss(), (0.0, 0.0), 0.02, model_oversampling=2)
+    assert source.lon_line is None and source.lat_line is None
 
 
 def test_box_from_priors(response):

@@ -5,7 +5,9 @@ per energy bin equal gammapy's to 6e-5 inside the safe mask (both use the PSF no
 The Cash totals differ by O(1) on ~13900 and ~2280 (13872.36 vs 13871.10 for nHit-6,
 2280.52 vs 2280.96 for nHit-9): per pixel, gammapy spreads the point over four 0.05 deg pixels
 and convolves with a pixel-sampled kernel, while we average the PSF at the exact separation over
-sub-pixel points (see docs/forward.md).
+sub-pixel points (see docs/forward.md); and our reader takes the PSF of the nearest 1 deg IRF
+pixel where gammapy interpolates between them. ``psf_mode="kernel"`` does what gammapy does and
+matches it per pixel to 2e-7 and in Cash to 1e-6 (test_map_kernel_fermi_hawc_gammapy.py).
 """
 
 from __future__ import annotations

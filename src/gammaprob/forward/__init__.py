@@ -3,6 +3,7 @@
 from ._models import build_params, current_values
 from .extended import ExtendedSource
 from .integration import DEFAULT_NODES, integrate_component, quadrature_nodes
+from .kernel_mode import PSF_MODES, npred_map_kernel
 from .map import MapFold, npred_map
 from .map_response import MapResponse, haversine
 from .positions import nominal_positions
@@ -11,6 +12,7 @@ from .spectrum import SpectrumFold, build_npred_spectrum, fold_groups, fold_spec
 
 __all__ = [
     "DEFAULT_NODES",
+    "PSF_MODES",
     "ExtendedSource",
     "MapFold",
     "MapResponse",
@@ -25,5 +27,6 @@ __all__ = [
     "integrate_component",
     "nominal_positions",
     "npred_map",
+    "npred_map_kernel",
     "quadrature_nodes",
 ]

@@ -5,7 +5,19 @@ is :math:`I_p = \int_p S\, d\Omega`, computed as the mean of ``S`` over ``k x k`
 points times the pixel solid angle (``k`` from the model's smallest feature at the lower prior
 quantile of its sizes, as gammapy chooses its oversampling). The image is then convolved with
 the PSF kernel of every energy bin (:func:`~gammaprob.forward.psf.psf_kernel`) by FFT
-(:class:`~gammaprob.forward.convolve.FFTConvolve`, one Op for all energies).
+(:class:`~gammaprob.forward.convolve.FFTConvolve`, one Op for all energies). The kernel stack
+is factored first (:func:`~gammaprob.forward.psf.low_rank`, ``kernel_t = sum_k W_tk V_k`` to
+1e-10 of the peak kernel value), so one image is convolved with the ``K`` kernels ``V_k``
+only (``K = 1`` for an energy-independent PSF) and the ``n_psf`` outputs are their weighted
+sums on the gathered pixels.
+
+On grids where the sub-pixel longitudes depend on the column only and the latitudes on the row
+only (CAR projections; checked to :data:`SEPARABLE_ATOL`), the model is evaluated on the
+``(H k, W k)`` broadcast of one longitude line and one latitude line instead of the
+``(H W, k^2)`` node list: the same points, but the terms of the model that depend on one
+coordinate only are computed once per line (the Gaussian's image alone: 2.5x faster, 3.5x
+with gradients). This is used only when a numeric evaluation of the model both ways agrees (an
+elementwise model), so results equal the node form up to the order of the sub-pixel mean.
 
 The box is chosen once at build time: it holds every pixel within the position margin (prior
 support of the centre) plus the model's evaluation radius at the upper prior quantile of its
@@ -15,6 +27,7 @@ kernel radius (PSF containment) further. Flux beyond the map edge is lost, as in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,12 +36,21 @@ import numpy as np
 
 from gammaprob.forward._models import component_params, spatial_component
 from gammaprob.forward.map_response import MapResponse, haversine
-from gammaprob.forward.psf import psf_kernel
+from gammaprob.forward.psf import low_rank, psf_kernel
 
-__all__ = ["MAX_MODEL_OVERSAMPLING", "ExtendedSource", "prior_quantile", "size_quantiles"]
+__all__ = [
+    "MAX_MODEL_OVERSAMPLING",
+    "SEPARABLE_ATOL",
+    "ExtendedSource",
+    "prior_quantile",
+    "size_quantiles",
+]
 
 #: Upper limit of the automatic sub-pixel factor per axis for the model image.
 MAX_MODEL_OVERSAMPLING = 8
+#: Largest difference (deg) between sub-pixel coordinates along a column (longitude) or a row
+#: (latitude) for the model image to be evaluated on separable lines.
+SEPARABLE_ATOL = 1e-12
 _POSITION = ("lon_0", "lat_0")
 
 
@@ -72,6 +94,37 @@ def _auto_model_oversampling(spatial, response: MapResponse, pixels, values) -> 
     return int(np.clip(np.ceil(pixel / max(size, 1e-12)), 1, MAX_MODEL_OVERSAMPLING))
 
 
+def _separable_lines(spatial, lon_nodes, lat_nodes, shape, values):
+    """Longitude and latitude lines ``(W k,), (H k,)`` of the sub-pixel nodes, or None.
+
+    None unless the nodes are a separable grid (to :data:`SEPARABLE_ATOL`) and the model,
+    evaluated with ``values``, gives the same image on the broadcast lines as on the nodes.
+    """
+    n_rows, n_cols = shape
+    k = math.isqrt(lon_nodes.shape[1])
+    lon = lon_nodes.reshape(n_rows, n_cols, k, k)  # (row, column, v, u)
+    lat = lat_nodes.reshape(n_rows, n_cols, k, k)
+    lon_line, lat_line = lon[0, :, 0, :], lat[:, 0, :, 0]
+    if (
+        np.max(np.abs(lon - lon_line[None, :, None, :])) > SEPARABLE_ATOL
+        or np.max(np.abs(lat - lat_line[:, None, :, None])) > SEPARABLE_ATOL
+        or not hasattr(spatial, "values")
+    ):
+        return None
+    lon_line, lat_line = lon_line.reshape(-1), lat_line.reshape(-1)
+    values = {**spatial.values(), **values}
+    try:
+        nodes = np.mean(spatial.evaluate(lon_nodes, lat_nodes, **values), axis=-1)
+        lines = np.asarray(spatial.evaluate(lon_line[None, :], lat_line[:, None], **values))
+        lines = lines.reshape(n_rows, k, n_cols, k).mean(axis=(1, 3)).reshape(-1)
+    except (TypeError, ValueError, IndexError):  # not an elementwise model
+        return None
+    scale = np.max(np.abs(nodes))
+    if not np.all(np.isfinite(lines)) or np.max(np.abs(lines - nodes)) > 1e-12 * scale:
+        return None
+    return lon_line, lat_line
+
+
 @dataclass(frozen=True, eq=False)
 class ExtendedSource:
     """One extended source on a static pixel box of a map dataset.
@@ -88,6 +141,9 @@ class ExtendedSource:
         Flat map indices of the box pixels (row-major), ``(H * W,)``.
     lon_nodes, lat_nodes : numpy.ndarray
         Sub-pixel points of the box pixels (deg), ``(H * W, k**2)``.
+    lon_line, lat_line : numpy.ndarray or None
+        On separable (CAR) grids: the sub-pixel longitudes of the columns ``(W * k,)`` and
+        latitudes of the rows ``(H * k,)`` (deg); None otherwise.
     solid_angle : numpy.ndarray
         Solid angles of the box pixels (sr).
     kernel : numpy.ndarray
@@ -104,6 +160,8 @@ class ExtendedSource:
     box_pixels: np.ndarray
     lon_nodes: np.ndarray
     lat_nodes: np.ndarray
+    lon_line: np.ndarray | None
+    lat_line: np.ndarray | None
     solid_angle: np.ndarray
     kernel: np.ndarray
     out_pixels: np.ndarray
@@ -171,6 +229,8 @@ class ExtendedSource:
             lower = size_quantiles(spatial, 1.0 - quantile) if sizes is None else dict(sizes)
             model_oversampling = _auto_model_oversampling(spatial, response, box_pixels, lower)
         lon_nodes, lat_nodes = response.subpixel_nodes(model_oversampling, box_pixels)
+        shape = (int(r1 - r0), int(c1 - c0))
+        lines = _separable_lines(spatial, lon_nodes, lat_nodes, shape, upper)
         kernel = psf_kernel(
             response,
             int(np.argmin(h)),
@@ -183,10 +243,12 @@ class ExtendedSource:
         return cls(
             name=model.name,
             model=model,
-            box_shape=(int(r1 - r0), int(c1 - c0)),
+            box_shape=shape,
             box_pixels=box_pixels,
             lon_nodes=lon_nodes,
             lat_nodes=lat_nodes,
+            lon_line=None if lines is None else lines[0],
+            lat_line=None if lines is None else lines[1],
             solid_angle=response.solid_angle[box_pixels],
             kernel=kernel,
             out_pixels=(out_rows * n_lon + out_cols)[valid],
@@ -197,8 +259,14 @@ class ExtendedSource:
         """Flux fraction per box pixel ``(H, W)`` (numpy for numbers, tensor for tensors)."""
         spatial = spatial_component(self.model)
         values = component_params(self.model, "spatial", params, n_positional=2)
-        brightness = spatial.evaluate(self.lon_nodes, self.lat_nodes, **values)
-        return (brightness.mean(axis=-1) * self.solid_angle).reshape(self.box_shape)
+        if self.lon_line is None:
+            brightness = spatial.evaluate(self.lon_nodes, self.lat_nodes, **values)
+            return (brightness.mean(axis=-1) * self.solid_angle).reshape(self.box_shape)
+        n_rows, n_cols = self.box_shape
+        k = self.lat_line.size // n_rows
+        brightness = spatial.evaluate(self.lon_line[None, :], self.lat_line[:, None], **values)
+        mean = brightness.reshape((n_rows, k, n_cols, k)).mean(axis=(1, 3))
+        return mean * self.solid_angle.reshape(self.box_shape)
 
     def gather_index(self, pixels: np.ndarray) -> np.ndarray:
         """Index of each map pixel in ``pixels`` into the padded convolution output.
@@ -230,17 +298,42 @@ class ExtendedSource:
 
         from gammaprob.forward.convolve import convolve_images
 
-        # FFT round-off can leave values of order -1e-17 where the result is zero
-        out = pt.maximum(convolve_images(images, self.kernel_fft), 0.0)
-        flat = out.reshape((self.kernel.shape[0], -1))
+        images = pt.as_tensor_variable(images)
+        weights, _ = self.kernel_factors
+        # one image: convolve with the K factor kernels, gather, then mix into n_psf rows
+        factored = images.type.ndim == 2 and weights.shape[1] < weights.shape[0]
+        out = convolve_images(images, self.factor_fft if factored else self.kernel_fft)
+        flat = out.reshape((out.type.shape[0], -1))
         index = np.asarray(index)
         n_out = (self.box_shape[0] + self.kernel.shape[1] - 1) * (
             self.box_shape[1] + self.kernel.shape[2] - 1
         )
         if index.size and index[-1] < n_out and np.all(np.diff(index) == 1):
-            return flat[:, index[0] : index[-1] + 1]  # a contiguous run: a slice, no gather
-        padded = pt.concatenate([flat, pt.zeros((self.kernel.shape[0], 1))], axis=1)
-        return padded[:, index]
+            picked = flat[:, index[0] : index[-1] + 1]  # a contiguous run: a slice, no gather
+        else:
+            padded = pt.concatenate([flat, pt.zeros((flat.type.shape[0], 1))], axis=1)
+            picked = padded[:, index]
+        if factored:
+            if weights.shape[1] == 1:
+                picked = pt.as_tensor_variable(weights[:, :1]) * picked
+            else:
+                picked = pt.dot(pt.as_tensor_variable(weights), picked)
+        # FFT round-off can leave values of order -1e-17 where the result is zero
+        return pt.maximum(picked, 0.0)
+
+    @cached_property
+    def kernel_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Low-rank factors of the kernels: weights ``(n_psf, K)`` and kernels ``(K, h, w)``."""
+        n_psf, h, w = self.kernel.shape
+        weights, rows = low_rank(self.kernel.reshape(n_psf, h * w))
+        return weights, rows.reshape(-1, h, w)
+
+    @cached_property
+    def factor_fft(self):
+        """The factor kernels with their FFTs for this box (built once, on first use)."""
+        from gammaprob.forward.convolve import KernelFFT
+
+        return KernelFFT(self.kernel_factors[1], self.box_shape)
 
     @cached_property
     def kernel_fft(self):

@@ -9,6 +9,7 @@ datasets store it).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,9 @@ class MapResponse:
         dispersion (HAWC).
     counts_off, alpha : numpy.ndarray or None
         On/off datasets: OFF counts (int64) and ON/OFF exposure ratio, ``(n_reco, n_pix)``.
+    dataset : object or None
+        The gammaprob ``MapDataset`` this response was built from (:meth:`from_dataset`);
+        kernel mode reads its PSF map, energy dispersion and WCS per source position.
     """
 
     name: str
@@ -90,6 +94,7 @@ class MapResponse:
     psf_energy: str = "true"
     counts_off: np.ndarray | None = None
     alpha: np.ndarray | None = None
+    dataset: object | None = None
 
     @classmethod
     def from_arrays(
@@ -328,7 +333,9 @@ class MapResponse:
         """
         from gammaprob.forward._adapters import map_arrays
 
-        return cls.from_arrays(**map_arrays(dataset, position))
+        return dataclasses.replace(
+            cls.from_arrays(**map_arrays(dataset, position)), dataset=dataset
+        )
 
     @property
     def energy_center(self) -> np.ndarray:

@@ -7,18 +7,75 @@ r"""The PSF of a map dataset, sampled for the two ways sources are folded.
   a pixel (sub-pixel averaged, using the map's local pixel-to-sky Jacobian) for convolution; each
   kernel is normalised to unit sum over the disc within the containment radius, as gammapy's
   PSF kernels are.
+
+Both use low-rank factors when they save work (:func:`low_rank`): a PSF table is factored as
+``PSF_t(r) = sum_k W_tk V_k(r)`` by a truncated SVD, keeping the fewest components whose
+reconstruction differs from the table by at most :data:`LOW_RANK_RTOL` times its largest
+value anywhere (an energy-independent PSF is rank 1), so the graph interpolates ``K`` rows
+instead of ``n_psf``. Interpolation and convolution are linear, so the factored result equals
+the one from the reconstructed table; it differs from the full table by at most
+``LOW_RANK_RTOL`` times the peak PSF value, per pixel. :class:`PointFold` also factors the
+cutout exposure the same way and folds flux, exposure and energy dispersion into a small
+coefficient matrix when that is cheaper than the ``(n_true, n_cutout)`` product.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from gammaprob.forward.map_response import MapResponse, haversine
 
-__all__ = ["S_FLOOR", "psf_grid", "psf_kernel", "psf_lookup"]
+__all__ = [
+    "LOW_RANK_RTOL",
+    "S_FLOOR",
+    "PointFold",
+    "low_rank",
+    "psf_grid",
+    "psf_kernel",
+    "psf_lookup",
+]
 
 #: Added to ``sin^2(r/2)`` so that ``sqrt`` stays differentiable at ``r = 0``.
 S_FLOOR = 1e-12
+
+#: Largest absolute error of a low-rank factorisation, relative to the largest absolute value
+#: of the factored matrix (:func:`low_rank`).
+LOW_RANK_RTOL = 1e-10
+
+
+def low_rank(matrix: np.ndarray, rtol: float = LOW_RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """Factor ``matrix ≈ left @ right`` by a truncated SVD with the fewest components.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(m, n)`` array.
+    rtol : float
+        Largest allowed ``|left @ right - matrix|`` anywhere, relative to ``max |matrix|``.
+
+    Returns
+    -------
+    left, right : numpy.ndarray
+        ``(m, K)`` and ``(K, n)`` with ``1 <= K <= min(m, n)``. When no truncation is within
+        ``rtol``, one factor is the matrix itself and the other an identity (exact); an
+        all-zero matrix gives ``K = 1`` and zero factors.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"low_rank needs a non-empty 2-d array, got shape {matrix.shape}")
+    scale = np.max(np.abs(matrix))
+    if scale == 0:
+        return np.zeros((matrix.shape[0], 1)), np.zeros((1, matrix.shape[1]))
+    u, s, vt = np.linalg.svd(matrix, full_matrices=False)
+    left = u * s
+    for k in range(1, s.size):
+        if np.max(np.abs(left[:, :k] @ vt[:k] - matrix)) <= rtol * scale:
+            return np.ascontiguousarray(left[:, :k]), np.ascontiguousarray(vt[:k])
+    if matrix.shape[0] <= matrix.shape[1]:  # full rank: the matrix itself, exactly
+        return np.eye(matrix.shape[0]), matrix.copy()
+    return matrix.copy(), np.eye(matrix.shape[1])
 
 
 def psf_grid(response: MapResponse, radius: float, n_grid: int) -> tuple[np.ndarray, float]:
@@ -50,6 +107,171 @@ def psf_lookup(table: np.ndarray, ds: float, h):
     w = pt.clip(x - idx, 0.0, 1.0)
     step = pt.as_tensor_variable(np.diff(table, axis=1))
     return pt.as_tensor_variable(table[:, :-1])[:, idx] + step[:, idx] * w
+
+
+@dataclass(frozen=True, eq=False)
+class PointFold:
+    """Point sources on a static cutout with low-rank PSF and exposure (see module docstring).
+
+    With ``P_kp`` the ``K`` PSF factor rows interpolated at the cutout pixels (sub-pixel
+    averaged), ``W`` their weights and ``a @ b`` the factored exposure (cm2 s) times solid angle
+    (sr) on the cutout, the signal counts of a source with band fluxes ``F_t`` are
+
+    * PSF per true energy, fused: ``mu_ep = sum_jk C_e,jk b_jp P_kp`` with
+      ``C_e,jk = sum_t D_te F_t a_tj W_tk`` (``n_reco x J K`` work per pixel);
+    * PSF per true energy, not fused (when ``J K`` is large): the density ``F_t sum_k W_tk
+      P_kp`` ``(n_true, n_cutout)``, which :class:`~gammaprob.forward.MapFold` multiplies by
+      exposure and solid angle and folds with the energy dispersion;
+    * PSF per reconstructed energy: ``mu_ep = (sum_j G_ej b_jp) (sum_k W_ek P_kp)`` with
+      ``G_ej = sum_t D_te F_t a_tj``.
+
+    Attributes
+    ----------
+    psf_weights : numpy.ndarray
+        ``W``, ``(n_psf, K)``.
+    psf_rows : numpy.ndarray
+        ``V``, ``(K, n_grid + 1)``: the factored :func:`psf_grid` table (sr-1).
+    psf_ds : float
+        Grid step in ``sqrt(sin^2(r/2))``.
+    lon_nodes, lat_nodes : numpy.ndarray
+        Sub-pixel points of the cutout pixels (deg), ``(n_cutout, k**2)``.
+    exposure_left, exposure_right : numpy.ndarray
+        ``a`` ``(n_true, J)`` and ``b`` ``(J, n_cutout)``, exposure x solid angle (cm2 s sr).
+    edisp : numpy.ndarray
+        ``D``, ``(n_true, n_reco)``.
+    psf_energy : {"true", "reco"}
+        Which energy the PSF rows belong to.
+    fused : bool
+        Whether :meth:`counts` (True) or :meth:`density` (False) is the cheaper form.
+    """
+
+    psf_weights: np.ndarray
+    psf_rows: np.ndarray
+    psf_ds: float
+    lon_nodes: np.ndarray
+    lat_nodes: np.ndarray
+    exposure_left: np.ndarray
+    exposure_right: np.ndarray
+    edisp: np.ndarray
+    psf_energy: str
+    fused: bool
+
+    @classmethod
+    def build(
+        cls,
+        response: MapResponse,
+        cutout: np.ndarray,
+        lon_nodes: np.ndarray,
+        lat_nodes: np.ndarray,
+        table: np.ndarray,
+        ds: float,
+        rtol: float = LOW_RANK_RTOL,
+    ) -> PointFold:
+        """Factor the PSF table and the cutout exposure, and choose the cheaper form.
+
+        Parameters
+        ----------
+        response : MapResponse
+            The dataset's response.
+        cutout : numpy.ndarray
+            Flat indices of the cutout pixels.
+        lon_nodes, lat_nodes : numpy.ndarray
+            Sub-pixel points of the cutout pixels (deg), ``(n_cutout, k**2)``.
+        table, ds : numpy.ndarray, float
+            From :func:`psf_grid`.
+        rtol : float
+            Tolerance of the factorisations (:func:`low_rank`).
+
+        Returns
+        -------
+        PointFold
+        """
+        weights, rows = low_rank(table, rtol)
+        exposure = response.exposure[:, cutout] * response.solid_angle[cutout]
+        left, right = low_rank(exposure, rtol)
+        n_true, n_reco = response.edisp.shape
+        jk = left.shape[1] * weights.shape[1]
+        fused = response.psf_energy == "reco" or jk * (n_reco + 1) <= n_true * (
+            n_reco + weights.shape[1] + 2
+        )
+        return cls(
+            psf_weights=weights,
+            psf_rows=rows,
+            psf_ds=float(ds),
+            lon_nodes=lon_nodes,
+            lat_nodes=lat_nodes,
+            exposure_left=left,
+            exposure_right=right,
+            edisp=np.asarray(response.edisp, dtype=np.float64),
+            psf_energy=response.psf_energy,
+            fused=bool(fused),
+        )
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """``(K, J)``: ranks of the PSF and exposure factorisations."""
+        return self.psf_weights.shape[1], self.exposure_left.shape[1]
+
+    def psf(self, lon_0, lat_0):
+        """PSF factor rows at the cutout pixels, ``(K, n_cutout)`` (sr-1, tensor)."""
+        n_pix, n_sub = self.lon_nodes.shape
+        h = haversine(self.lon_nodes.reshape(-1), self.lat_nodes.reshape(-1), lon_0, lat_0)
+        rows = psf_lookup(self.psf_rows, self.psf_ds, h)
+        return rows.reshape((-1, n_pix, n_sub)).mean(axis=-1) if n_sub > 1 else rows
+
+    def density(self, flux, lon_0, lat_0):
+        """``F_t PSF_t`` at the cutout pixels, ``(n_psf, n_cutout)`` (cm-2 s-1 sr-1, tensor)."""
+        rows = self.psf(lon_0, lat_0)
+        if self.psf_weights.shape[1] == 1:
+            return (flux * self.psf_weights[:, 0])[:, None] * rows
+        return flux[:, None] * _product(self.psf_weights, rows)
+
+    def counts(self, flux, lon_0, lat_0):
+        """Predicted signal counts ``(n_reco, n_cutout)`` of one source (tensor).
+
+        Parameters
+        ----------
+        flux : tensor
+            Flux per true-energy bin (cm-2 s-1), ``(n_true,)``.
+        lon_0, lat_0 : tensor
+            Source position (deg).
+        """
+        import pytensor.tensor as pt
+
+        rows = self.psf(lon_0, lat_0)
+        weights, left = self.psf_weights, self.exposure_left
+        spread = pt.as_tensor_variable(self.edisp.T) * flux[None, :]  # (n_reco, n_true)
+        if self.psf_energy == "reco":
+            return _product(pt.dot(spread, left), self.exposure_right) * _product(weights, rows)
+        n_k, n_j = weights.shape[1], left.shape[1]
+        mix = (left[:, :, None] * weights[:, None, :]).reshape(-1, n_j * n_k)  # (n_true, J K)
+        right = pt.as_tensor_variable(self.exposure_right)
+        basis = (right[:, None, :] * rows[None, :, :]).reshape((n_j * n_k, -1))
+        return _product(pt.dot(spread, mix), basis)
+
+    def __repr__(self) -> str:
+        k, j = self.rank
+        return (
+            f"PointFold(PSF rank {k} of {self.psf_weights.shape[0]}, exposure rank {j} of "
+            f"{self.exposure_left.shape[0]}, {self.lon_nodes.shape[0]} px x "
+            f"{self.lon_nodes.shape[1]} sub-pixels, {'fused' if self.fused else 'density'})"
+        )
+
+
+def _product(a, b):
+    """Return ``a @ b`` for ``(m, r) @ (r, n)`` (``a`` constant).
+
+    ``b`` itself when ``a`` is the identity (a full-rank factorisation, see :func:`low_rank`),
+    a broadcast product when ``r == 1``.
+    """
+    import pytensor.tensor as pt
+
+    if isinstance(a, np.ndarray) and a.shape[0] == a.shape[1] and np.array_equal(a, np.eye(len(a))):
+        return pt.as_tensor_variable(b)
+    a, b = pt.as_tensor_variable(a), pt.as_tensor_variable(b)
+    if a.type.shape[1] == 1:
+        return a * b
+    return pt.dot(a, b)
 
 
 def psf_kernel(response: MapResponse, pixel: int, radius: float, oversampling: int) -> np.ndarray:

@@ -58,6 +58,7 @@ def build_model(
     likelihood: str = "latent",
     background_prior=None,
     flux_points_stat: str = "chi2",
+    psf_mode: str = "exact",
     model=None,
 ):
     """Build the PyMC model: one sub-model per source, one observed term per dataset.
@@ -75,15 +76,22 @@ def build_model(
         Spectrum (on/off), map (on/off) and flux-point datasets, with unique names.
     models : Models, SkyModel or sequence
         Sky models (and FoV background models) with priors on their free parameters.
-    likelihood : {"latent", "wstat"}
+    likelihood : {"latent", "marginal", "wstat"}
         On/off treatment: the background rate per bin as a latent nuisance with two observed
-        Poisson terms (generative, default), or the profiled WStat as a ``pm.Potential``
-        (no prior/posterior predictive checks; a warning says so).
+        Poisson terms (generative, default); ``"marginal"``, the same model with the rates
+        integrated out analytically (generative, same posterior, several times faster to
+        sample); or the profiled WStat as a ``pm.Potential`` (no prior/posterior predictive
+        checks; a warning says so).
     background_prior : callable, optional
-        Prior of the latent OFF expectations (see :func:`gammaprob.likelihood.onoff_term`).
+        Prior of the latent OFF expectations (see :func:`gammaprob.likelihood.onoff_term`);
+        default: a proper Gamma(1/4, rate 1e-4) on each bin's OFF rate.
     flux_points_stat : {"chi2", "distrib"}
         Likelihood of flux points: Gaussian on the measured values, or asymmetric errors and
         one-sided upper limits (a potential).
+    psf_mode : {"exact", "kernel"}
+        Map datasets: PSF at the exact pixel-source separation (default), or gammapy's
+        pixelised kernel (reproduces gammapy's npred per pixel; see
+        :mod:`gammaprob.forward.kernel_mode`).
     model : pymc.Model, optional
         Add to this model instead of a new one.
 
@@ -118,6 +126,7 @@ def build_model(
                 params,
                 onoff=likelihood,
                 background_prior=background_prior,
+                psf_mode=psf_mode,
             )
         for data in flux_points:
             pred = data.predict(models, params, known_datasets=names)

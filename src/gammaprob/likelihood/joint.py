@@ -8,17 +8,18 @@ import numpy as np
 
 from gammaprob.forward import fold_groups, fold_spectra
 from gammaprob.forward.integration import DEFAULT_NODES
+from gammaprob.forward.kernel_mode import PSF_MODES, npred_map_kernel
 from gammaprob.forward.map import MapFold, npred_map
 from gammaprob.forward.map_response import MapResponse
 from gammaprob.forward.positions import nominal_positions
 from gammaprob.forward.response import SpectrumResponse
-from gammaprob.likelihood.onoff import onoff_term, wstat_term
+from gammaprob.likelihood.onoff import onoff_marginal_term, onoff_term, wstat_term
 from gammaprob.likelihood.poisson import poisson_term
 from gammaprob.stats import cash, wstat
 
 __all__ = ["ONOFF_MODES", "add_likelihood", "statistics"]
 
-ONOFF_MODES = ("latent", "wstat")
+ONOFF_MODES = ("latent", "marginal", "wstat")
 
 
 def _check_responses(responses) -> list:
@@ -53,6 +54,7 @@ def add_likelihood(
     n_nodes: int = DEFAULT_NODES,
     positions=None,
     position_margin: float = 0.3,
+    psf_mode: str = "exact",
 ) -> dict:
     """Add the likelihood terms of several datasets to the current PyMC model.
 
@@ -69,12 +71,16 @@ def add_likelihood(
     params : Mapping
         Parameter tensors (or fixed floats): nested ``{source: {kind: {param: value}}}`` as
         returned by :func:`gammaprob.forward.build_params`, or flat ``{"<source>::<param>": value}``.
-    onoff : {"latent", "wstat"}
-        On/off datasets: latent background with two observed Poisson terms (default), or the
-        profiled WStat as a ``pm.Potential`` (warns: no predictive checks). The WStat of all
-        on/off datasets folded together is one potential named ``"<a>+<b>+...::wstat"``.
+    onoff : {"latent", "marginal", "wstat"}
+        On/off datasets: latent background with two observed Poisson terms (default);
+        ``"marginal"``: the same model with each bin's OFF rate integrated out analytically
+        (one observed term per dataset, same posterior of the source parameters, far fewer
+        sampled dimensions; see :func:`gammaprob.likelihood.onoff.onoff_marginal_term`); or
+        the profiled WStat as a ``pm.Potential`` (warns: no predictive checks). The WStat of
+        all on/off datasets folded together is one potential named ``"<a>+<b>+...::wstat"``.
     background_prior : callable, optional
-        Prior for the latent OFF expectation, see :func:`gammaprob.likelihood.onoff_term`.
+        Prior for the latent OFF expectation, see :func:`gammaprob.likelihood.onoff_term`
+        (``"latent"`` only; the marginal uses the default Gamma prior).
     n_nodes : int
         Quadrature nodes per true-energy bin for components without an analytic integral.
     positions : Mapping, optional
@@ -84,6 +90,11 @@ def add_likelihood(
     position_margin : float
         How far (deg) a source may move from that position when no margin is known (see
         :class:`gammaprob.forward.MapFold`).
+    psf_mode : {"exact", "kernel"}
+        Map datasets: the PSF at the exact pixel-source separation (default, smooth in the
+        source position), or gammapy's discretisation (point sources spread over 4 pixels,
+        pixelised PSF kernel), which reproduces gammapy's npred per pixel (see
+        :mod:`gammaprob.forward.kernel_mode`).
 
     Returns
     -------
@@ -96,6 +107,11 @@ def add_likelihood(
     """
     if onoff not in ONOFF_MODES:
         raise ValueError(f"onoff must be one of {ONOFF_MODES}, got {onoff!r}")
+    if onoff != "latent" and background_prior is not None:
+        raise ValueError(
+            f"background_prior applies to onoff='latent' only, not {onoff!r} (the marginal "
+            "integrates the default Gamma prior out analytically)"
+        )
     responses = _check_responses(responses)
     spectra, maps = _split(responses)
     names = [r.name for r in responses]
@@ -105,22 +121,18 @@ def add_likelihood(
         positions = nominal_positions(models) if positions is None else dict(positions)
     for r in maps:
         fold = MapFold.build(
-            r, models, positions, position_margin=position_margin, known_datasets=names
+            r,
+            models,
+            positions,
+            position_margin=position_margin,
+            known_datasets=names,
+            psf_mode=psf_mode,
         )
         npreds[r.name] = fold.npred(params, n_nodes=n_nodes)
         if not r.is_onoff:
             poisson_term(r.name, npreds[r.name], fold.counts)
-        elif onoff == "wstat":
-            wstat_term(r.name, npreds[r.name], fold.counts, fold.counts_off, fold.alpha)
         else:
-            onoff_term(
-                r.name,
-                npreds[r.name],
-                fold.counts,
-                fold.counts_off,
-                fold.alpha,
-                background_prior=background_prior,
-            )
+            _onoff(r.name, npreds[r.name], fold, onoff, background_prior)
     groups = (
         fold_groups(spectra, models, params, n_nodes=n_nodes, known_datasets=names)
         if spectra
@@ -136,17 +148,22 @@ def add_likelihood(
             if r.name in fused:
                 continue
             if r.is_onoff:
-                onoff_term(
-                    r.name,
-                    npreds[r.name],
-                    r.counts,
-                    r.counts_off,
-                    r.alpha,
-                    background_prior=background_prior,
-                )
+                _onoff(r.name, npreds[r.name], r, onoff, background_prior)
             else:
                 poisson_term(r.name, npreds[r.name], r.counts)
     return {r.name: npreds[r.name] for r in responses}
+
+
+def _onoff(name: str, mu, data, onoff: str, background_prior) -> None:
+    """Add one on/off dataset's terms (``data`` has counts, counts_off and alpha)."""
+    if onoff == "wstat":
+        wstat_term(name, mu, data.counts, data.counts_off, data.alpha)
+    elif onoff == "marginal":
+        onoff_marginal_term(name, mu, data.counts, data.counts_off, data.alpha)
+    else:
+        onoff_term(
+            name, mu, data.counts, data.counts_off, data.alpha, background_prior=background_prior
+        )
 
 
 def _fused_wstat(members, mu) -> None:
@@ -160,12 +177,21 @@ def _fused_wstat(members, mu) -> None:
     )
 
 
+def _npred_map(response, models, values, n_nodes, psf_mode):
+    if psf_mode not in PSF_MODES:
+        raise ValueError(f"psf_mode must be one of {PSF_MODES}, got {psf_mode!r}")
+    if psf_mode == "kernel":
+        return npred_map_kernel(response, models, values, n_nodes=n_nodes)
+    return npred_map(response, models, values, n_nodes=n_nodes)
+
+
 def statistics(
     responses: Sequence,
     models: Sequence,
     values: Mapping,
     *,
     n_nodes: int = DEFAULT_NODES,
+    psf_mode: str = "exact",
 ) -> dict:
     """Fit statistics per dataset in gammapy's convention, for given parameter values (numpy).
 
@@ -183,6 +209,9 @@ def statistics(
         Parameter values (floats) keyed ``"<source>::<param>"``.
     n_nodes : int
         Quadrature nodes per bin for components without an analytic integral.
+    psf_mode : {"exact", "kernel"}
+        Map datasets: see :func:`add_likelihood` (``"kernel"`` needs responses built with
+        :meth:`MapResponse.from_dataset`).
 
     Returns
     -------
@@ -196,7 +225,7 @@ def statistics(
     out = {}
     for r in responses:
         if isinstance(r, MapResponse):
-            mu = npred_map(r, models, values, n_nodes=n_nodes)[r.mask]
+            mu = _npred_map(r, models, values, n_nodes, psf_mode)[r.mask]
             if r.is_onoff:
                 m = r.mask
                 stat = wstat(n_on=r.counts[m], n_off=r.counts_off[m], alpha=r.alpha[m], mu_sig=mu)
