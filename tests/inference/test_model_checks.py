@@ -14,6 +14,7 @@ from gammaprob.inference import (
     improper_variables,
     sample,
 )
+from gammaprob.likelihood import flat_background
 from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
 from gammaprob.simulate import parametric_spectrum_dataset, simulate_spectrum_dataset
 
@@ -55,7 +56,7 @@ def test_model_without_data_or_with_bad_start_is_refused():
         check_model(bad, start=True)
 
 
-def test_gammaprob_onoff_model_passes_and_names_its_latent_background():
+def test_gammaprob_onoff_default_prior_is_proper_and_flat_one_is_named():
     pl = spectral.PowerLaw(
         index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit="cm-2 s-1 TeV-1")
     )
@@ -63,11 +64,16 @@ def test_gammaprob_onoff_model_passes_and_names_its_latent_background():
     ds = simulate_spectrum_dataset(
         sky, parametric_spectrum_dataset(name="d", n_bins=6, n_bins_true=12), rng=0, alpha=0.2
     )
+    # the default Gamma prior on the OFF rates is proper: evidence-ready
     model = build_model(ds, sky)
-    check_model(model)
-    assert improper_variables(model) == (["d::mu_off"], [])
+    check_model(model, evidence=True)
+    assert improper_variables(model) == ([], [])
+    # the flat prior is improper but constrained by the OFF counts
+    flat = build_model(ds, sky, background_prior=flat_background)
+    check_model(flat)
+    assert improper_variables(flat) == (["d::mu_off"], [])
     with pytest.raises(ImproperModelError, match="background_prior="):
-        check_model(model, evidence=True)
+        check_model(flat, evidence=True)
 
 
 def test_no_free_parameter_is_refused():

@@ -72,3 +72,34 @@ def test_laplace_on_wstat_covers_truth():
     # a few percent on the amplitude from ~1e3 ON counts
     rel = np.std(laplace["posterior"]["src::amplitude"].values) / TRUTH["amplitude"]
     assert 0.01 < rel < 0.2
+
+
+@pytest.mark.sampling
+def test_marginal_onoff_equals_latent_posterior():
+    """Integrating the OFF rates out gives the latent model's posterior, with one term per dataset."""
+    model = _model()
+    ds = simulate_spectrum_dataset(
+        model, parametric_spectrum_dataset(name="m", n_bins=6, n_bins_true=12), rng=4, alpha=0.2
+    )
+    marginal = build_model(ds, model, likelihood="marginal")
+    assert [rv.name for rv in marginal.observed_RVs] == ["m::counts"]
+    assert "m::mu_off" not in marginal.named_vars
+    runs = {
+        kind: sample(
+            build_model(ds, model, likelihood=kind),
+            sampler="nutpie",
+            draws=1000,
+            tune=500,
+            chains=2,
+            random_seed=6,
+            progressbar=False,
+        )
+        for kind in ("latent", "marginal")
+    }
+    for name in ("src::index", "src::amplitude"):
+        a, b = (np.asarray(runs[k]["posterior"][name].values).ravel() for k in runs)
+        assert abs(np.median(a) - np.median(b)) < 0.15 * np.std(a)
+        assert np.std(b) == pytest.approx(np.std(a), rel=0.1)
+    assert set(runs["marginal"]["log_likelihood"].data_vars) == {"m::counts"}
+    with pytest.raises(ValueError, match="background_prior applies to onoff='latent' only"):
+        build_model(ds, model, likelihood="marginal", background_prior=lambda n, c: None)

@@ -1,4 +1,4 @@
-"""Likelihood terms: Poisson (Cash), on/off (latent background or WStat), flux points, joint."""
+"""Likelihood terms: Poisson (Cash), on/off (latent or marginalised background, or WStat), flux points, joint."""
 
 from .flux_points import (
     FLUX_POINT_STATS,
@@ -7,7 +7,14 @@ from .flux_points import (
     flux_points_term,
 )
 from .joint import ONOFF_MODES, add_likelihood, statistics
-from .onoff import onoff_term, wstat_graph, wstat_term
+from .onoff import (
+    flat_background,
+    gamma_background,
+    onoff_marginal_term,
+    onoff_term,
+    wstat_graph,
+    wstat_term,
+)
 from .poisson import poisson_term
 
 __all__ = [
@@ -15,8 +22,11 @@ __all__ = [
     "ONOFF_MODES",
     "FluxPointsData",
     "add_likelihood",
+    "flat_background",
     "flux_points_statistic",
     "flux_points_term",
+    "gamma_background",
+    "onoff_marginal_term",
     "onoff_term",
     "poisson_term",
     "statistics",
