@@ -1,9 +1,9 @@
 """Shared fixtures and the rules for optional-resource markers.
 
 ``requires_data`` tests need ``$GAMMAPY_DATA``; ``requires_gammapy`` tests need the
-``validation`` extra; ``jax`` tests need jax and numpyro. Locally a missing resource skips
-the test with the reason. In CI (``CI`` set) a missing data folder or gammapy is an error:
-those tests must run there.
+``validation`` extra; ``jax`` tests need jax and numpyro (in the ``test`` extra). Locally a
+missing resource skips the test with the reason. In CI (``CI`` set) a missing resource is an
+error: those tests must run there.
 """
 
 from __future__ import annotations
@@ -44,10 +44,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = _missing(item)
     if reason is None:
         return
-    required_in_ci = item.get_closest_marker("requires_data") or item.get_closest_marker(
-        "requires_gammapy"
-    )
-    if _in_ci() and required_in_ci and not item.get_closest_marker("jax"):
+    if _in_ci():
         pytest.fail(f"CI must run this test, but {reason}", pytrace=False)
     pytest.skip(reason)
 

@@ -150,3 +150,60 @@ def test_save_load_round_trip_never_overwrites(tmp_path):
     loaded = load_result(path)
     np.testing.assert_array_equal(loaded["posterior"]["x"].values, tree["posterior"]["x"].values)
     assert loaded.attrs["sampler"] == "pymc"
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize("sampler", ["nutpie", pytest.param("numpyro", marks=pytest.mark.jax)])
+def test_fast_nuts_recovers_conjugate_posterior(sampler):
+    tree = sample(
+        _model(), sampler=sampler, draws=1000, tune=300, chains=2, random_seed=3, progressbar=False
+    )
+    rate = tree["posterior"]["rate"].values
+    assert rate.shape == (2, 1000)
+    exact = _analytic()
+    assert rate.mean() == pytest.approx(exact.mean(), abs=4 * exact.std() / np.sqrt(400))
+    assert rate.std() == pytest.approx(exact.std(), rel=0.15)
+    assert "counts" in tree["log_likelihood"].data_vars
+    np.testing.assert_array_equal(tree["observed_data"]["counts"].values, COUNTS)
+    assert tree.attrs["sampler"] == sampler
+    assert check_convergence(tree, warn=False).ok
+
+
+def _call_logp_entry(compiled, x):
+    """Call the C entry point nutpie samples with: (status, logp, gradient)."""
+    import ctypes
+
+    out, logp = np.zeros(x.size), np.zeros(())
+    pointer = ctypes.POINTER(ctypes.c_double)
+    status = compiled.compiled_logp_func.ctypes(
+        x.size,
+        x.ctypes.data_as(pointer),
+        out.ctypes.data_as(pointer),
+        logp.ctypes.data_as(pointer),
+        compiled.user_data.ctypes.data,
+    )
+    return status, float(logp), out
+
+
+def test_nutpie_entry_points_are_cached_and_equal_the_model_logp():
+    import pymc as pm
+
+    from gammaprob.inference.nutpie_backend import compile_nutpie
+
+    model = _model()
+    compiled = compile_nutpie(model)
+    assert compiled.compiled_logp_func._cache.__class__.__name__ == "FunctionCache"
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    for value in (-0.5, 0.7, 2.1):
+        status, lp, grad = _call_logp_entry(compiled, np.array([value]))
+        assert status == 0
+        assert lp == pytest.approx(logp({"rate_log__": value}), rel=1e-12)
+        assert grad[0] == pytest.approx(dlogp({"rate_log__": value})[0], rel=1e-12)
+    # a model with shared data goes through nutpie's own compilation and agrees too
+    with pm.Model() as shared:
+        counts = pm.Data("counts", COUNTS)
+        rate = pm.Gamma("rate", alpha=A, beta=B)
+        pm.Poisson("obs", mu=rate, observed=counts)
+    status, lp, _ = _call_logp_entry(compile_nutpie(shared), np.array([0.7]))
+    assert status == 0
+    assert lp == pytest.approx(shared.compile_logp()({"rate_log__": 0.7}), rel=1e-12)

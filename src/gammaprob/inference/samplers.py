@@ -130,6 +130,19 @@ def sample(
             compute_convergence_checks=False,
             **kwargs,
         )
+    elif sampler == "nutpie":
+        from .nutpie_backend import sample_nutpie
+
+        tree = sample_nutpie(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            **kwargs,
+        )
     else:
         import pymc as pm
 
