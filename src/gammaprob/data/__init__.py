@@ -1,14 +1,25 @@
-"""GADF DL3 data: data stores, observations, event lists, GTIs and pointing."""
+"""GADF DL3 data: data stores, observations, event lists, GTIs and pointing.
 
-from ._time import TimeRef
-from .data_store import DataStore, MissingHDUWarning
-from .events import EventList
-from .gti import GTI
-from .hdu_index import HDUIndex, HDULocation
-from .meta import ObservationMeta
-from .obs_table import ObservationTable
-from .observation import Observation, Observations
-from .pointing import FixedPointing, PointingTable
+Names are imported on first use (:func:`gammaprob.utils.lazy.lazy_exports`).
+"""
+
+from gammaprob.utils.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "._time": ("TimeRef",),
+        ".data_store": ("DataStore", "MissingHDUWarning"),
+        ".events": ("EventList",),
+        ".gti": ("GTI",),
+        ".hdu_index": ("HDUIndex", "HDULocation"),
+        ".meta": ("ObservationMeta",),
+        ".obs_table": ("ObservationTable",),
+        ".observation": ("Observation", "Observations"),
+        ".pointing": ("FixedPointing", "PointingTable"),
+    },
+)
 
 __all__ = [
     "GTI",

@@ -93,7 +93,9 @@ def as_background(value: Any, shape: tuple[int, ...], what: str, rtol: float = 1
     return frozen(array)
 
 
-def as_quantity(value: Any, unit: str, shape: tuple[int, ...], what: str) -> u.Quantity:
+def as_quantity(
+    value: Any, unit: str | u.UnitBase, shape: tuple[int, ...], what: str
+) -> u.Quantity:
     """Validate a finite, non-negative Quantity convertible to ``unit``; return it in ``unit``."""
     if not isinstance(value, u.Quantity):
         raise TypeError(

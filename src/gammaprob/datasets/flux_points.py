@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
 
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.io import atomic_path
 
 from ._checks import as_mask, frozen
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = ["SED_TYPES", "FluxPoints", "FluxPointsDataset"]
 
@@ -89,6 +92,8 @@ class FluxPoints:
     def __init__(
         self, table: Table, sed_type: str | None = None, path: str | os.PathLike | None = None
     ) -> None:
+        from astropy.table import Table
+
         table = Table(table, copy=True)
         for column in table.colnames:
             if table[column].unit is not None:
@@ -160,6 +165,8 @@ class FluxPoints:
     @property
     def table(self) -> Table:
         """A copy of the table."""
+        from astropy.table import Table
+
         return Table(self._table, copy=True)
 
     def __len__(self) -> int:
@@ -334,6 +341,8 @@ class FluxPoints:
         FluxPoints
             The flux points.
         """
+        from astropy.table import Table
+
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"flux points file {str(path)!r} does not exist")

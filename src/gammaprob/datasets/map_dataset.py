@@ -15,27 +15,36 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
-
-from gammaprob.irf.irf_maps import IRFMap
-from gammaprob.maps import Map, MapAxis
 
 from ._checks import as_background, as_counts, as_nonnegative, frozen
 
-__all__ = ["IRFMap", "MapDataset", "MapDatasetOnOff"]
+if TYPE_CHECKING:
+    from astropy.coordinates import SkyCoord
+
+    from gammaprob.maps import Map, MapAxis
+
+# The map stack (gammaprob.maps.map, gammaprob.irf.irf_maps: astropy.coordinates, astropy.wcs,
+# astropy.table) is imported when a map dataset is made, not with this module, so that code
+# that only checks ``isinstance(x, MapDataset)`` stays light.
+
+__all__ = ["MapDataset", "MapDatasetOnOff"]
 
 
 def _check_map(value: Any, what: str) -> Map:
+    from gammaprob.maps.map import Map
+
     if not isinstance(value, Map):
         raise TypeError(f"{what}: expected a gammaprob.maps.Map, got {type(value).__name__}")
     return value
 
 
 def _frozen_map(m: Map, data: np.ndarray) -> Map:
+    from gammaprob.maps.map import Map
+
     return Map(m.geom, data=frozen(data), unit=m.unit, meta=dict(m.meta))
 
 
@@ -79,6 +88,8 @@ class MapDataset:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from gammaprob.maps.map import Map
+
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty str, got {self.name!r}")
         what = f"{self.kind} {self.name!r}"
@@ -188,6 +199,8 @@ class MapDataset:
         numpy.ndarray
             Probabilities, shape ``(n_true, n_reco)``; the identity for ``edisp=None``.
         """
+        from gammaprob.irf.irf_maps import IRFMap
+
         if self.edisp is None:
             return frozen(np.eye(self.energy_axis.nbin))
         if isinstance(self.edisp, IRFMap):
@@ -224,6 +237,9 @@ class MapDataset:
         MapDataset
             The sliced dataset.
         """
+        from gammaprob.irf.irf_maps import IRFMap
+        from gammaprob.maps.map import Map
+
         from .spectrum import energy_slice
 
         start, stop = energy_slice(

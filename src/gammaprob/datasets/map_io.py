@@ -17,13 +17,14 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
+from gammaprob.irf.irf_maps import IRFMap
 from gammaprob.maps import Map, MapAxis, WcsGeom
 from gammaprob.maps.io import map_from_hdulist, map_to_hdus
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.fits import get_hdu, open_fits, read_column_unit
 from gammaprob.utils.io import atomic_path
 
-from .map_dataset import IRFMap, MapDataset, MapDatasetOnOff
+from .map_dataset import MapDataset, MapDatasetOnOff
 
 __all__ = ["map_dataset_from_fermi_cubes", "read_map_dataset", "write_map_dataset"]
 

@@ -1,7 +1,9 @@
 """OGIP spectral files: PHA (type I), ARF, RMF and background PHA, read and written.
 
 References: OGIP/92-007 (PHA), CAL/GEN/92-002 (ARF, RMF), and the GADF page on OGIP
-files. RMFs are read and written by :class:`gammaprob.irf.EDispKernel`. What gammaprob does with each PHA column:
+files. RMFs are read and written by :class:`gammaprob.irf.EDispKernel`; the other files are read
+with :func:`gammaprob.utils.fits_tables.read_tables` (astropy.io.fits, no Table objects).
+What gammaprob does with each PHA column:
 
 - ``COUNTS`` (required; ``RATE`` spectra are rejected), checked to be non-negative integers.
 - ``QUALITY`` (column or keyword): ``0`` is good, anything else excludes the channel from the
@@ -22,17 +24,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.io import fits
-from astropy.table import Table
 
-from gammaprob.irf.edisp_kernel import EDispKernel
 from gammaprob.maps.axes import MapAxis
+from gammaprob.maps.axes_tables import axis_from_bounds
 from gammaprob.utils.errors import FormatError
-from gammaprob.utils.fits import get_hdu, open_fits, read_column_unit
+from gammaprob.utils.fits_tables import FitsTables, TableHDU, read_tables
+
+if TYPE_CHECKING:
+    from astropy.io import fits
 
 __all__ = [
     "arf_hdulist",
@@ -44,22 +47,56 @@ __all__ = [
 ]
 
 
-def _column_or_keyword(hdu, name: str, default: float, dtype=np.float64) -> np.ndarray:
+def _column_or_keyword(hdu: TableHDU, name: str, default: float, dtype=np.float64) -> np.ndarray:
     """Per-channel values from a column, else a header keyword, else ``default``."""
-    n = len(hdu.data)
-    if name in hdu.columns.names:
-        return np.asarray(hdu.data[name], dtype=dtype).reshape(-1)
-    return np.full(n, hdu.header.get(name, default), dtype=dtype)
+    if hdu.has_column(name):
+        return np.asarray(hdu.column(name), dtype=dtype).reshape(-1)
+    return np.full(hdu.nrows, hdu.header.get(name, default), dtype=dtype)
 
 
-def _energy_axis_from_ebounds(hdulist: fits.HDUList, path: Path) -> MapAxis:
-    hdu = get_hdu(hdulist, "EBOUNDS", path)
-    for column in ("E_MIN", "E_MAX"):
-        read_column_unit(hdu, column, path=path)  # clear error for a missing column or unit
-    try:
-        return MapAxis.from_table(Table.read(hdu), format="ogip", name="energy")
-    except FormatError as exc:
-        raise FormatError(str(exc), path=path, hdu="EBOUNDS") from exc
+def _bound(hdu: TableHDU, column: str, unit: u.UnitBase) -> u.Quantity:
+    """One bound column as a 1D Quantity (a single-row vector column is accepted)."""
+    values = hdu.column(column)
+    if isinstance(values, list):
+        raise FormatError(
+            "a bin bound must not be a variable-length array",
+            path=hdu.path,
+            hdu=hdu.name,
+            column=column,
+        )
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 2 and values.shape[0] == 1:
+        values = values[0]
+    if values.ndim != 1:
+        raise FormatError(
+            f"expected a 1D column or one row of a vector column, got shape {values.shape}",
+            path=hdu.path,
+            hdu=hdu.name,
+            column=column,
+        )
+    return u.Quantity(values, unit)
+
+
+def _energy_axis(
+    hdu: TableHDU, lo: str, hi: str, name: str, default_unit: str | None = None
+) -> MapAxis:
+    """Log energy axis from the ``lo``/``hi`` bound columns, in the unit of ``lo``."""
+    units = []
+    for column in (lo, hi):
+        unit = hdu.unit(column, default=default_unit)
+        if not unit.is_equivalent(u.TeV):
+            raise FormatError(
+                f"unit {unit} is not an energy unit", path=hdu.path, hdu=hdu.name, column=column
+            )
+        units.append(unit)
+    return axis_from_bounds(
+        _bound(hdu, lo, units[0]),
+        _bound(hdu, hi, units[1]),
+        name,
+        path=hdu.path,
+        hdu=hdu.name,
+        columns=(lo, hi),
+    )
 
 
 def read_pha(path: str | os.PathLike) -> dict[str, Any]:
@@ -75,8 +112,8 @@ def read_pha(path: str | os.PathLike) -> dict[str, Any]:
     dict
         ``counts`` (float64), ``quality`` (int), ``backscal``, ``areascal`` (per channel),
         ``livetime`` (Quantity, s), ``energy_axis`` (reconstructed energy, ``EBOUNDS``),
-        ``header`` (the ``SPECTRUM`` header as a dict), ``gti`` (a ``GTI`` or None) and
-        ``path``.
+        ``header`` (the ``SPECTRUM`` header as a dict, without commentary cards), ``gti``
+        (a ``GTI`` or None) and ``path``.
 
     Raises
     ------
@@ -84,77 +121,91 @@ def read_pha(path: str | os.PathLike) -> dict[str, Any]:
         Type II files, rate spectra, non-integer or negative counts, a missing or non-positive
         ``EXPOSURE``, or a channel count differing from ``EBOUNDS``.
     """
+    path = Path(path)
+    tables = read_tables(path)
+    hdu = tables.table("SPECTRUM")
+    header = dict(hdu.header)
+    names = [name.upper() for name in hdu.names]
+    if "COUNTS" not in names:
+        extra = " (RATE spectra are not supported)" if "RATE" in names else ""
+        raise FormatError(
+            f"no COUNTS column{extra}; the table has {hdu.names}",
+            path=path,
+            hdu="SPECTRUM",
+            column="COUNTS",
+        )
+    raw = hdu.column("COUNTS")
+    type_ii = str(header.get("HDUCLAS4", "TYPE:I")).strip().upper() == "TYPE:II"
+    if isinstance(raw, list) or np.ndim(raw) != 1 or type_ii:
+        raise FormatError(
+            "type II PHA files (several spectra per file) are not supported",
+            path=path,
+            hdu="SPECTRUM",
+            column="COUNTS",
+        )
+    counts = np.asarray(raw).astype(np.float64)
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
+    if np.any(bad):
+        first = int(np.argmax(bad))
+        raise FormatError(
+            f"counts must be non-negative integers; {int(bad.sum())} channel(s) are not "
+            f"(first: channel {first} = {counts[first]!r})",
+            path=path,
+            hdu="SPECTRUM",
+            column="COUNTS",
+        )
+    livetime = header.get("EXPOSURE")
+    if (
+        isinstance(livetime, bool)
+        or not isinstance(livetime, int | float)
+        or not np.isfinite(livetime)
+        or livetime <= 0
+    ):
+        raise FormatError(
+            f"EXPOSURE keyword must be a positive livetime in s, got {livetime!r}",
+            path=path,
+            hdu="SPECTRUM",
+            column="EXPOSURE",
+        )
+    energy_axis = _energy_axis(tables.table("EBOUNDS"), "E_MIN", "E_MAX", "energy")
+    if energy_axis.nbin != counts.size:
+        raise FormatError(
+            f"{counts.size} channels but EBOUNDS has {energy_axis.nbin} bins",
+            path=path,
+            hdu="EBOUNDS",
+        )
+    scales = {}
+    for column in ("BACKSCAL", "AREASCAL"):
+        values = _column_or_keyword(hdu, column, 1.0)
+        if np.any(~np.isfinite(values) | (values <= 0)):
+            raise FormatError(
+                f"{column} must be finite and positive",
+                path=path,
+                hdu="SPECTRUM",
+                column=column,
+            )
+        scales[column] = values
+    return {
+        "counts": counts,
+        "quality": _column_or_keyword(hdu, "QUALITY", 0, dtype=np.int64),
+        "has_quality": "QUALITY" in names or "QUALITY" in header,
+        "backscal": scales["BACKSCAL"],
+        "areascal": scales["AREASCAL"],
+        "livetime": float(livetime) * u.s,
+        "energy_axis": energy_axis,
+        "header": header,
+        "gti": _read_gti(tables, path),
+        "path": path,
+    }
+
+
+def _read_gti(tables: FitsTables, path: Path):
+    """Read the ``GTI`` HDU of a PHA file as a :class:`~gammaprob.data.GTI` (None without)."""
+    if "GTI" not in tables:
+        return None
     from gammaprob.data.gti import GTI
 
-    path = Path(path)
-    with open_fits(path) as hdulist:
-        hdu = get_hdu(hdulist, "SPECTRUM", path)
-        header = dict(hdu.header)
-        names = [name.upper() for name in hdu.columns.names]
-        if "COUNTS" not in names:
-            extra = " (RATE spectra are not supported)" if "RATE" in names else ""
-            raise FormatError(
-                f"no COUNTS column{extra}; the table has {hdu.columns.names}",
-                path=path,
-                hdu="SPECTRUM",
-                column="COUNTS",
-            )
-        raw = np.asarray(hdu.data["COUNTS"])
-        if raw.ndim != 1 or str(header.get("HDUCLAS4", "TYPE:I")).strip().upper() == "TYPE:II":
-            raise FormatError(
-                "type II PHA files (several spectra per file) are not supported",
-                path=path,
-                hdu="SPECTRUM",
-                column="COUNTS",
-            )
-        counts = raw.astype(np.float64)
-        bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
-        if np.any(bad):
-            first = int(np.argmax(bad))
-            raise FormatError(
-                f"counts must be non-negative integers; {int(bad.sum())} channel(s) are not "
-                f"(first: channel {first} = {counts[first]!r})",
-                path=path,
-                hdu="SPECTRUM",
-                column="COUNTS",
-            )
-        livetime = header.get("EXPOSURE")
-        if livetime is None or not np.isfinite(livetime) or livetime <= 0:
-            raise FormatError(
-                f"EXPOSURE keyword must be a positive livetime in s, got {livetime!r}",
-                path=path,
-                hdu="SPECTRUM",
-                column="EXPOSURE",
-            )
-        energy_axis = _energy_axis_from_ebounds(hdulist, path)
-        if energy_axis.nbin != counts.size:
-            raise FormatError(
-                f"{counts.size} channels but EBOUNDS has {energy_axis.nbin} bins",
-                path=path,
-                hdu="EBOUNDS",
-            )
-        for column in ("BACKSCAL", "AREASCAL"):
-            values = _column_or_keyword(hdu, column, 1.0)
-            if np.any(~np.isfinite(values) | (values <= 0)):
-                raise FormatError(
-                    f"{column} must be finite and positive",
-                    path=path,
-                    hdu="SPECTRUM",
-                    column=column,
-                )
-        gti = GTI.from_hdu(hdulist["GTI"], path=path) if "GTI" in hdulist else None
-        return {
-            "counts": counts,
-            "quality": _column_or_keyword(hdu, "QUALITY", 0, dtype=np.int64),
-            "has_quality": "QUALITY" in names or "QUALITY" in header,
-            "backscal": _column_or_keyword(hdu, "BACKSCAL", 1.0),
-            "areascal": _column_or_keyword(hdu, "AREASCAL", 1.0),
-            "livetime": float(livetime) * u.s,
-            "energy_axis": energy_axis,
-            "header": header,
-            "gti": gti,
-            "path": path,
-        }
+    return GTI.from_hdu(tables.astropy_hdu("GTI"), path=path)
 
 
 def read_arf(path: str | os.PathLike) -> tuple[MapAxis, u.Quantity]:
@@ -173,28 +224,23 @@ def read_arf(path: str | os.PathLike) -> tuple[MapAxis, u.Quantity]:
         Effective area per true-energy bin (``SPECRESP``, cm2 unless the file says otherwise).
     """
     path = Path(path)
-    with open_fits(path) as hdulist:
-        hdu = get_hdu(hdulist, "SPECRESP", path)
-        unit = read_column_unit(hdu, "SPECRESP", default="cm2", path=path)
-        for column in ("ENERG_LO", "ENERG_HI"):
-            read_column_unit(hdu, column, path=path)
-        try:
-            axis = MapAxis.from_table(Table.read(hdu), format="ogip-arf", name="energy_true")
-        except FormatError as exc:
-            raise FormatError(str(exc), path=path, hdu="SPECRESP") from exc
-        aeff = np.asarray(hdu.data["SPECRESP"], dtype=np.float64)
-        if np.any(~np.isfinite(aeff) | (aeff < 0)):
-            raise FormatError(
-                "effective area must be finite and non-negative",
-                path=path,
-                hdu="SPECRESP",
-                column="SPECRESP",
-            )
-        if not unit.is_equivalent(u.m**2):
-            raise FormatError(
-                f"unit {unit} is not an area", path=path, hdu="SPECRESP", column="SPECRESP"
-            )
-        return axis, u.Quantity(aeff, unit)
+    hdu = read_tables(path).table("SPECRESP")
+    unit = hdu.unit("SPECRESP", default="cm2")
+    axis = _energy_axis(hdu, "ENERG_LO", "ENERG_HI", "energy_true")
+    aeff = np.asarray(hdu.column("SPECRESP"), dtype=np.float64)
+    if aeff.shape != (axis.nbin,) or np.any(~np.isfinite(aeff) | (aeff < 0)):
+        raise FormatError(
+            f"effective area must be finite and non-negative, one value per true-energy bin "
+            f"({axis.nbin}), got shape {aeff.shape}",
+            path=path,
+            hdu="SPECRESP",
+            column="SPECRESP",
+        )
+    if not unit.is_equivalent(u.m**2):
+        raise FormatError(
+            f"unit {unit} is not an area", path=path, hdu="SPECRESP", column="SPECRESP"
+        )
+    return axis, u.Quantity(aeff, unit)
 
 
 def read_rmf(path: str | os.PathLike) -> tuple[MapAxis, MapAxis, np.ndarray]:
@@ -214,6 +260,8 @@ def read_rmf(path: str | os.PathLike) -> tuple[MapAxis, MapAxis, np.ndarray]:
     matrix : numpy.ndarray
         Redistribution probabilities, shape ``(n_true, n_reco)``.
     """
+    from gammaprob.irf import EDispKernel
+
     kernel = EDispKernel.read(path)
     return kernel.energy_axis_true, kernel.energy_axis, np.array(kernel.pdf_matrix)
 
@@ -222,6 +270,8 @@ def read_rmf(path: str | os.PathLike) -> tuple[MapAxis, MapAxis, np.ndarray]:
 
 
 def _ebounds_hdu(axis: MapAxis) -> fits.BinTableHDU:
+    from astropy.io import fits
+
     hdu = fits.BinTableHDU(axis.to_table(format="ogip"), name="EBOUNDS")
     hdu.header.update(
         {
@@ -265,6 +315,8 @@ def pha_hdulist(
     astropy.io.fits.HDUList
         The file content.
     """
+    from astropy.io import fits
+
     n = energy_axis.nbin
     columns = [
         fits.Column("CHANNEL", "J", array=np.arange(n, dtype=np.int32)),
@@ -313,6 +365,8 @@ def arf_hdulist(energy_axis_true: MapAxis, aeff: u.Quantity) -> fits.HDUList:
     astropy.io.fits.HDUList
         The file content.
     """
+    from astropy.io import fits
+
     columns = [
         fits.Column("ENERG_LO", "D", unit="keV", array=energy_axis_true.edges_min.to_value(u.keV)),
         fits.Column("ENERG_HI", "D", unit="keV", array=energy_axis_true.edges_max.to_value(u.keV)),
@@ -342,4 +396,6 @@ def rmf_hdulist(
     astropy.io.fits.HDUList
         The file content.
     """
+    from gammaprob.irf.edisp_kernel import EDispKernel
+
     return EDispKernel(energy_axis_true, energy_axis, matrix).to_hdulist()

@@ -39,7 +39,7 @@ from ._checks import (
 
 __all__ = ["SpectrumDataset", "SpectrumDatasetOnOff"]
 
-EXPOSURE_UNIT = "m2 s"
+EXPOSURE_UNIT = u.Unit("m2 s")
 _EDISP_ROW_SUM_TOL = 1e-3
 
 

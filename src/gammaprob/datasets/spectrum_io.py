@@ -20,7 +20,7 @@ from gammaprob.utils.io import atomic_path
 from gammaprob.utils.paths import resolve_data_path
 
 from .ogip import arf_hdulist, pha_hdulist, read_arf, read_pha, read_rmf, rmf_hdulist
-from .spectrum import SpectrumDataset, SpectrumDatasetOnOff
+from .spectrum import EXPOSURE_UNIT, SpectrumDataset, SpectrumDatasetOnOff
 
 __all__ = ["companion_paths", "read_ogip", "write_ogip"]
 
@@ -194,7 +194,7 @@ def read_ogip(path: str | os.PathLike, name: str | None = None) -> SpectrumDatas
         counts_off=bkg["counts"],
         acceptance=pha["backscal"],
         acceptance_off=acceptance_off,
-        exposure=(aeff * livetime).to("m2 s"),
+        exposure=(aeff * livetime).to(EXPOSURE_UNIT),
         energy_axis=energy_axis,
         energy_axis_true=energy_axis_true,
         edisp=edisp,

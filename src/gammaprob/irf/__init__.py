@@ -4,19 +4,29 @@ Main classes: `EffectiveArea2D`, `EnergyDispersion2D`, `PSF3D`, `PSFKing`, `PSF3
 `Background2D`, `Background3D`, `RadMax2D`, and the dataset-level kernels `EDispKernel` and
 `PSFKernel`, and the exposure-weighted IRF maps of DL4 datasets `PSFMap` and
 `EDispKernelMap`. `read_irf` reads any IRF HDU into the matching class.
+
+Names are imported on first use (:func:`gammaprob.utils.lazy.lazy_exports`).
 """
 
-from .background import BACKGROUND_UNIT, Background2D, Background3D
-from .core import IRF, FoVAlignment
-from .edisp import EnergyDispersion2D
-from .edisp_kernel import EDispKernel
-from .effective_area import EffectiveArea2D
-from .irf_maps import EDispKernelMap, IRFMap, PSFMap
-from .loader import IRF_CLASSES, irf_class_from_header, read_irf
-from .psf_kernel import PSFKernel
-from .psf_parametric import PSF3Gauss, PSFKing
-from .psf_table import PSF3D
-from .rad_max import RadMax2D
+from gammaprob.utils.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        ".background": ("BACKGROUND_UNIT", "Background2D", "Background3D"),
+        ".core": ("IRF", "FoVAlignment"),
+        ".edisp": ("EnergyDispersion2D",),
+        ".edisp_kernel": ("EDispKernel",),
+        ".effective_area": ("EffectiveArea2D",),
+        ".irf_maps": ("EDispKernelMap", "IRFMap", "PSFMap"),
+        ".loader": ("IRF_CLASSES", "irf_class_from_header", "read_irf"),
+        ".psf_kernel": ("PSFKernel",),
+        ".psf_parametric": ("PSF3Gauss", "PSFKing"),
+        ".psf_table": ("PSF3D",),
+        ".rad_max": ("RadMax2D",),
+    },
+)
 
 __all__ = [
     "BACKGROUND_UNIT",

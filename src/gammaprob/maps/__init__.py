@@ -1,14 +1,26 @@
-"""Axes, sky geometries (WCS, HEALPix, region) and maps (array + geometry + unit)."""
+"""Axes, sky geometries (WCS, HEALPix, region) and maps (array + geometry + unit).
 
-from .axes import STANDARD_AXIS_NAMES, MapAxes, MapAxis
-from .axes_label import LabelMapAxis
-from .axes_time import TimeMapAxis
-from .coord import MapCoord
-from .geom import Geom
-from .hpx import HpxGeom
-from .map import Map
-from .region import RegionGeom
-from .wcs import WcsGeom
+Names are imported on first use (:func:`gammaprob.utils.lazy.lazy_exports`), so
+``from gammaprob.maps import MapAxis`` does not load healpy, regions or scipy.ndimage.
+"""
+
+from gammaprob.utils.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        ".axes": ("STANDARD_AXIS_NAMES", "MapAxes", "MapAxis"),
+        ".axes_label": ("LabelMapAxis",),
+        ".axes_time": ("TimeMapAxis",),
+        ".coord": ("MapCoord",),
+        ".geom": ("Geom",),
+        ".hpx": ("HpxGeom",),
+        ".map": ("Map",),
+        ".region": ("RegionGeom",),
+        ".wcs": ("WcsGeom",),
+    },
+)
 
 __all__ = [
     "STANDARD_AXIS_NAMES",

@@ -13,14 +13,16 @@ Values are kept as read-only float64 arrays in the axis unit; the public propert
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
 
 from .axis_interp import edges_from_centers, forward, interp_extrapolate, inverse, pix_to_idx
 from .map_axes import MapAxes
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = ["STANDARD_AXIS_NAMES", "MapAxes", "MapAxis"]
 

@@ -6,16 +6,22 @@ The :class:`~gammaprob.maps.MapAxis` methods ``to_table_columns``, ``from_table_
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
 
 from gammaprob.utils.errors import FormatError
 
 from .axes import MapAxis
 
+if TYPE_CHECKING:
+    from astropy.table import Table
+
 __all__ = [
     "GADF_DL3_COLUMN_PREFIX",
+    "axis_from_bounds",
     "axis_from_ogip_table",
     "axis_from_table_columns",
     "axis_to_ogip_table",
@@ -158,6 +164,8 @@ def axis_to_ogip_table(axis: MapAxis, format: str = "ogip") -> Table:
         raise ValueError(
             f"to_table: OGIP tables need an energy axis, {axis.name!r} has unit {axis.unit}"
         )
+    from astropy.table import Table
+
     lo, hi = axis.edges_min.to(u.keV), axis.edges_max.to(u.keV)
     if format == "ogip":
         table = Table({"CHANNEL": np.arange(axis.nbin, dtype=np.int16), "E_MIN": lo, "E_MAX": hi})
@@ -196,9 +204,61 @@ def axis_from_ogip_table(table: Table, format: str = "ogip", name: str | None = 
     else:
         raise ValueError(f"from_table: unknown format {format!r}; expected 'ogip' or 'ogip-arf'")
     lo = _read_table_column(table, columns[0], hdu)
-    hi = _read_table_column(table, columns[1], hdu).to(lo.unit)
-    edges = _edges_from_lo_hi(lo, hi, hdu, f"{columns[0]}/{columns[1]}")
-    return _axis_or_format_error(edges, "edges", "log", name or default_name, hdu, columns[0])
+    hi = _read_table_column(table, columns[1], hdu)
+    return axis_from_bounds(lo, hi, name or default_name, hdu=hdu, columns=columns)
+
+
+def axis_from_bounds(
+    lo: u.Quantity,
+    hi: u.Quantity,
+    name: str,
+    interp: str = "log",
+    *,
+    path: str | os.PathLike | None = None,
+    hdu: str | None = None,
+    columns: tuple[str, str] = ("E_MIN", "E_MAX"),
+) -> MapAxis:
+    """Build an edges axis from the lower and upper bounds of contiguous bins.
+
+    Parameters
+    ----------
+    lo, hi : `~astropy.units.Quantity`
+        Lower and upper bin bounds (1D, same length, equivalent units); the axis has the unit
+        of ``lo``.
+    name : str
+        Axis name.
+    interp : str
+        Interpolation of the axis.
+    path, hdu : optional
+        Where the bounds were read, for error messages.
+    columns : tuple of str
+        Names of the bound columns, for error messages.
+
+    Returns
+    -------
+    MapAxis
+        The axis.
+
+    Raises
+    ------
+    FormatError
+        Different lengths or incompatible units of the bounds, no bins, non-contiguous bins,
+        or edges that do not make an axis (not increasing, not positive for ``log``).
+    """
+    column = f"{columns[0]}/{columns[1]}"
+    if lo.shape != hi.shape:
+        raise FormatError(
+            f"the bounds have different lengths {lo.shape}, {hi.shape}",
+            path=path,
+            hdu=hdu,
+            column=column,
+        )
+    try:
+        hi = hi.to(lo.unit)
+    except u.UnitConversionError as exc:
+        raise FormatError(str(exc), path=path, hdu=hdu, column=column) from exc
+    edges = _edges_from_lo_hi(lo, hi, hdu, column, path=path)
+    return _axis_or_format_error(edges, "edges", interp, name, hdu, columns[0], path=path)
 
 
 def _read_table_column(table: Table, column: str, hdu: str | None) -> u.Quantity:
@@ -222,23 +282,26 @@ def _read_table_column(table: Table, column: str, hdu: str | None) -> u.Quantity
     return u.Quantity(values, unit)
 
 
-def _edges_from_lo_hi(lo: u.Quantity, hi: u.Quantity, hdu: str | None, column: str) -> u.Quantity:
+def _edges_from_lo_hi(
+    lo: u.Quantity, hi: u.Quantity, hdu: str | None, column: str, path=None
+) -> u.Quantity:
     """Join contiguous lower/upper bin bounds into edges; non-contiguous bins are an error."""
     if lo.size == 0:
-        raise FormatError("the axis has no bins", hdu=hdu, column=column)
+        raise FormatError("the axis has no bins", path=path, hdu=hdu, column=column)
     if lo.size > 1 and not np.allclose(lo.value[1:], hi.value[:-1], rtol=1e-6, atol=0):
         bad = int(np.argmax(~np.isclose(lo.value[1:], hi.value[:-1], rtol=1e-6, atol=0)))
         raise FormatError(
             f"bins are not contiguous: upper bound {hi.value[bad]} of bin {bad} != lower bound "
             f"{lo.value[bad + 1]} of bin {bad + 1}",
+            path=path,
             hdu=hdu,
             column=column,
         )
     return u.Quantity(np.append(lo.value, hi.value[-1]), lo.unit)
 
 
-def _axis_or_format_error(nodes, node_type, interp, name, hdu, column) -> MapAxis:
+def _axis_or_format_error(nodes, node_type, interp, name, hdu, column, path=None) -> MapAxis:
     try:
         return MapAxis(nodes, node_type=node_type, interp=interp, name=name)
     except ValueError as exc:
-        raise FormatError(str(exc), hdu=hdu, column=column) from exc
+        raise FormatError(str(exc), path=path, hdu=hdu, column=column) from exc

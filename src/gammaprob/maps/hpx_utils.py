@@ -1,7 +1,8 @@
 """Pure HEALPix helpers on healpy: nside checks, region strings, pixel selection.
 
 Everything here works on plain numbers and arrays (angles in deg, solid angles in sr); the
-:class:`~gammaprob.maps.hpx.HpxGeom` class adds units and axes on top.
+:class:`~gammaprob.maps.hpx.HpxGeom` class adds units and axes on top. healpy (which
+imports matplotlib) is imported inside the functions that call it, not with this module.
 
 The ``HPX_REG`` region strings follow the Fermi-LAT / gammapy convention:
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import re
 
-import healpy as hp
 import numpy as np
 
 from .coord import check_frame
@@ -126,12 +126,16 @@ def pix_to_lonlat(nside: int, ipix, nest: bool) -> tuple[np.ndarray, np.ndarray]
     lon, lat : numpy.ndarray
         Longitude in [0, 360) and latitude in deg.
     """
+    import healpy as hp
+
     lon, lat = hp.pix2ang(nside, np.asarray(ipix, dtype=np.int64), nest=nest, lonlat=True)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 def lonlat_to_pix(nside: int, lon, lat, nest: bool) -> np.ndarray:
     """Global HEALPix pixel containing each (lon, lat) in deg; -1 where not finite."""
+    import healpy as hp
+
     lon, lat = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     finite = np.isfinite(lon) & np.isfinite(lat)
     out = np.full(lon.shape, -1, dtype=np.int64)
@@ -197,6 +201,8 @@ def disk_region(lon: float, lat: float, radius: float) -> str:
 
 def lonlat_to_vec(lon, lat) -> np.ndarray:
     """Return the unit vector(s) of (lon, lat) in deg, shape (..., 3)."""
+    import healpy as hp
+
     return np.asarray(hp.ang2vec(lon, lat, lonlat=True), dtype=float)
 
 
@@ -217,6 +223,8 @@ def region_pixels(nside: int, nest: bool, region: str) -> np.ndarray:
     numpy.ndarray of int64
         Sorted global pixel indices.
     """
+    import healpy as hp
+
     kind, params = parse_hpx_region(region)
     if kind in ("DISK", "DISK_INC"):
         vec = lonlat_to_vec(params[0], params[1])
@@ -259,6 +267,7 @@ def sky_region_pixels(nside: int, nest: bool, frame: str, region) -> np.ndarray:
     numpy.ndarray of int64
         Sorted global pixel indices.
     """
+    import healpy as hp
     from astropy.coordinates import SkyCoord
 
     from .region_utils import local_wcs, region_center, region_extent

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import scipy.ndimage
 
 __all__ = ["disk_kernel", "histogram_idx", "interp_pix", "smooth_image_stack"]
 
@@ -155,6 +154,8 @@ def smooth_image_stack(
     numpy.ndarray
         Smoothed array (float64), same shape.
     """
+    import scipy.ndimage
+
     data = np.asarray(data, dtype=float)
     lead = data.ndim - 2
     if kernel == "gauss":

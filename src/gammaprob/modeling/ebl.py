@@ -34,7 +34,6 @@ import math
 import os
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +151,8 @@ def _read_fran08(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _from_ebltable(name: str) -> EBLTable:
+    from importlib import resources
+
     filename, layout, _ = EBL_MODELS[name]
     path = Path(str(resources.files("ebltable") / "data" / filename))
     if not path.exists():

@@ -33,8 +33,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gammaprob.utils.io import atomic_path
 
 from .parameter import Parameter, Parameters
@@ -219,11 +217,15 @@ class Models(Sequence):
 
     def to_yaml(self) -> str:
         """Our YAML as a string (floats written with full precision)."""
+        import yaml
+
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
 
     @classmethod
     def from_yaml(cls, text: str) -> Models:
         """Parse a YAML string (ours or gammapy's)."""
+        import yaml
+
         return cls.from_dict(yaml.safe_load(text))
 
     @classmethod
@@ -235,6 +237,8 @@ class Models(Sequence):
         path : str or path-like
             File name.
         """
+        import yaml
+
         path = Path(os.path.expandvars(str(path)))
         try:
             text = path.read_text()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
 
 from .component import Component
 from .parameter import Parameter, Parameters
 from .spectral.base import SpectralModel
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = ["describe_priors", "prior_predictive_spectrum"]
 
@@ -38,6 +40,8 @@ def describe_priors(obj: Any, quantiles: tuple[float, float] = (0.05, 0.95)) -> 
         Columns ``name, status, value, unit, prior, q_low, q_high`` (the interval is NaN for
         fixed parameters); ``meta["quantiles"]`` records the quantiles.
     """
+    from astropy.table import Table
+
     rng = np.random.default_rng(0)
     rows = []
     for name, p in _parameters(obj).items():

@@ -32,11 +32,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import astropy.units as u
 import numpy as np
-from astropy.time import Time
 
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.fits import get_hdu, open_fits, read_column_unit
@@ -45,6 +44,9 @@ from gammaprob.utils.xp import namespace
 from .component import Component, register
 from .parameter import MISSING, ParameterSpec
 from .prior import LogUniform, Normal, Uniform
+
+if TYPE_CHECKING:
+    from astropy.time import Time
 
 __all__ = [
     "Constant",
@@ -97,6 +99,8 @@ class TemporalModel(Component):
     kind: ClassVar[str] = "temporal"
 
     def __init__(self, scale: str = "utc", **params: Any) -> None:
+        from astropy.time import Time
+
         if scale not in Time.SCALES:
             raise ValueError(f"time scale must be one of {Time.SCALES}, got {scale!r}")
         self.scale = scale
@@ -116,6 +120,8 @@ class TemporalModel(Component):
 
     def _mjd(self, time: Any) -> np.ndarray:
         """Time -> MJD (float days) in this model's scale."""
+        from astropy.time import Time
+
         if not isinstance(time, Time):
             raise TypeError(f"expected an astropy Time, got {type(time).__name__}")
         return getattr(time, self.scale).mjd
@@ -130,6 +136,8 @@ class TemporalModel(Component):
     @property
     def reference_time(self) -> Time:
         """``t_ref`` as an astropy ``Time`` (reference value when free)."""
+        from astropy.time import Time
+
         return Time(self.values()["t_ref"], format="mjd", scale=self.scale)
 
     def __call__(self, time: Time) -> u.Quantity:
@@ -562,6 +570,8 @@ class LightCurveTemplate(TemporalModel):
         LightCurveTemplate
             The model.
         """
+        from astropy.time import Time
+
         from gammaprob.utils.paths import resolve_data_path
 
         with open_fits(resolve_data_path(filename)) as hdulist:

@@ -2,31 +2,89 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
 import warnings
 import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
-from astropy.io import fits
-from astropy.utils.exceptions import AstropyUserWarning
 
 from .errors import FormatError
 from .paths import resolve_data_path
 
-__all__ = ["get_hdu", "open_fits", "read_column_unit", "read_fits_bytes"]
+if TYPE_CHECKING:
+    from astropy.io import fits
+
+__all__ = [
+    "BLOCK",
+    "get_hdu",
+    "missing_column_error",
+    "open_fits",
+    "parse_unit",
+    "read_column_unit",
+    "read_fits_bytes",
+    "read_raw_fits",
+]
 
 
-_BLOCK = 2880  # FITS files are a whole number of 2880-byte blocks
+BLOCK = 2880
+"""FITS files are a whole number of 2880-byte blocks."""
+
+
+def read_raw_fits(path: str | os.PathLike) -> tuple[Path, bytes]:
+    """Read a (possibly gzipped) FITS file's bytes after checking it is complete.
+
+    The file is decompressed once (astropy would silently read a truncated gzip stream as a
+    shorter file) and its size must be a whole number of FITS blocks.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File name; ``$GAMMAPY_DATA``, other variables and ``~`` are expanded.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The expanded file name.
+    raw : bytes
+        The (decompressed) content.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    FormatError
+        The gzip stream is corrupt, or the size is not a whole number of FITS blocks.
+    """
+    path = resolve_data_path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"FITS file {str(path)!r} does not exist.")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise FormatError(
+                f"the gzip stream is truncated or corrupt ({exc})", path=path
+            ) from exc
+    if len(raw) == 0 or len(raw) % BLOCK:
+        raise FormatError(
+            f"{len(raw)} bytes is not a whole number of 2880-byte FITS blocks; the file is "
+            "truncated or corrupt, or not FITS",
+            path=path,
+        )
+    return path, raw
 
 
 def read_fits_bytes(path: str | os.PathLike, lazy: bool = False) -> fits.HDUList:
     """Read a (possibly gzipped) FITS file into memory after checking it is complete.
 
-    The file is decompressed once (astropy would silently read a truncated gzip stream as a
-    shorter file), its size must be a whole number of FITS blocks, and header problems that
-    astropy only warns about are errors.
+    See :func:`read_raw_fits` for the checks on the bytes; header problems that astropy only
+    warns about are errors too.
 
     Parameters
     ----------
@@ -48,23 +106,10 @@ def read_fits_bytes(path: str | os.PathLike, lazy: bool = False) -> fits.HDUList
     FormatError
         The file is truncated, corrupt or not FITS.
     """
-    path = resolve_data_path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"FITS file {str(path)!r} does not exist.")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise FormatError(
-                f"the gzip stream is truncated or corrupt ({exc})", path=path
-            ) from exc
-    if len(raw) == 0 or len(raw) % _BLOCK:
-        raise FormatError(
-            f"{len(raw)} bytes is not a whole number of 2880-byte FITS blocks; the file is "
-            "truncated or corrupt, or not FITS",
-            path=path,
-        )
+    from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    path, raw = read_raw_fits(path)
     try:
         with warnings.catch_warnings():
             # astropy only warns about a file cut off inside a header; that is an error here.
@@ -152,21 +197,65 @@ def read_column_unit(
     """
     names = [name.upper() for name in hdu.columns.names]
     if column.upper() not in names:
-        raise FormatError(
-            f"required column is missing; the table has columns {hdu.columns.names}",
-            path=path,
-            hdu=hdu.name,
-            column=column,
-        )
+        raise missing_column_error(hdu.columns.names, path, hdu.name, column)
     col = hdu.columns[names.index(column.upper())]
-    text = (col.unit or "").strip()
+    return parse_unit(col.unit, default, path, hdu.name, column)
+
+
+def missing_column_error(
+    names: list[str], path: str | os.PathLike | None, hdu: str | int | None, column: str
+) -> FormatError:
+    """Return the error for a required ``column`` missing from a table with ``names``."""
+    return FormatError(
+        f"required column is missing; the table has columns {list(names)}",
+        path=path,
+        hdu=hdu,
+        column=column,
+    )
+
+
+def parse_unit(
+    text: str | None,
+    default: str | None = None,
+    path: str | os.PathLike | None = None,
+    hdu: str | int | None = None,
+    column: str | None = None,
+) -> u.UnitBase:
+    """Parse a ``TUNITn`` text strictly.
+
+    Parameters
+    ----------
+    text : str or None
+        The unit text; empty or None means no unit.
+    default : str, optional
+        Unit to assume when there is none; without it a missing unit is an error.
+    path, hdu, column : optional
+        Where the unit comes from, for the error message.
+
+    Returns
+    -------
+    astropy.units.UnitBase
+        The unit.
+
+    Raises
+    ------
+    FormatError
+        No unit and no default, or a unit astropy does not know.
+    """
+    text = (text or "").strip()
     if not text:
         if default is None:
             raise FormatError(
-                "column has no unit (TUNIT keyword)", path=path, hdu=hdu.name, column=column
+                "column has no unit (TUNIT keyword)", path=path, hdu=hdu, column=column
             )
         text = default
     try:
-        return u.Unit(text, parse_strict="raise")
+        return _unit(text)
     except ValueError as exc:
-        raise FormatError(f"unknown unit {text!r}", path=path, hdu=hdu.name, column=column) from exc
+        raise FormatError(f"unknown unit {text!r}", path=path, hdu=hdu, column=column) from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _unit(text: str) -> u.UnitBase:
+    """Parse a unit string strictly (units are immutable, so the result is cached)."""
+    return u.Unit(text, parse_strict="raise")

@@ -21,11 +21,12 @@ import types
 from functools import cache
 
 import numpy as np
-import scipy.special
 
 __all__ = ["is_tensor", "namespace", "numpy_namespace", "pytensor_namespace"]
 
 # Functions every component may use. numpy/scipy and pytensor spell a few differently.
+#: Taken from scipy.special when the numpy namespace is first built (scipy loads lazily).
+_SCIPY_SPECIAL = ("erf", "erfc", "gamma", "gammainc", "gammaincc", "gammaln")
 _NUMPY = {
     "abs": np.abs,
     "arccos": np.arccos,
@@ -34,14 +35,8 @@ _NUMPY = {
     "clip": np.clip,
     "cos": np.cos,
     "cosh": np.cosh,
-    "erf": scipy.special.erf,
-    "erfc": scipy.special.erfc,
     "exp": np.exp,
     "expm1": np.expm1,
-    "gamma": scipy.special.gamma,
-    "gammainc": scipy.special.gammainc,
-    "gammaincc": scipy.special.gammaincc,
-    "gammaln": scipy.special.gammaln,
     "log": np.log,
     "log10": np.log10,
     "log1p": np.log1p,
@@ -92,7 +87,10 @@ def numpy_namespace() -> types.SimpleNamespace:
 
 @cache
 def _numpy_ns() -> types.SimpleNamespace:
-    return types.SimpleNamespace(name="numpy", **_NUMPY)
+    import scipy.special
+
+    special = {name: getattr(scipy.special, name) for name in _SCIPY_SPECIAL}
+    return types.SimpleNamespace(name="numpy", **_NUMPY, **special)
 
 
 @cache
@@ -100,7 +98,8 @@ def pytensor_namespace() -> types.SimpleNamespace:
     """Return the pytensor flavour of the namespace (imports pytensor on first use)."""
     import pytensor.tensor as pt
 
-    funcs = {name: getattr(pt, name) for name in _NUMPY if hasattr(pt, name)}
+    names = (*_NUMPY, *_SCIPY_SPECIAL)
+    funcs = {name: getattr(pt, name) for name in names if hasattr(pt, name)}
     funcs.update(
         abs=pt.abs,
         arctan2=pt.arctan2,
@@ -122,7 +121,7 @@ def pytensor_namespace() -> types.SimpleNamespace:
         name: f if name in _NO_SCALAR_CAST or not callable(f) else _float64_scalars(f)
         for name, f in funcs.items()
     }
-    missing = set(_NUMPY) - set(funcs)
+    missing = set(names) - set(funcs)
     if missing:  # pragma: no cover - guards against pytensor renames
         raise ImportError(f"pytensor lacks functions gammaprob needs: {sorted(missing)}")
     return types.SimpleNamespace(name="pytensor", **funcs)

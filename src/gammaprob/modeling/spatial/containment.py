@@ -9,8 +9,6 @@ flat sky, the spherical form where it is normalised on the sphere.
 from __future__ import annotations
 
 import numpy as np
-import scipy.optimize
-import scipy.special
 
 from .sphere import DEG_TO_RAD
 
@@ -77,6 +75,8 @@ def generalized_gaussian_containment(fraction: float, r_0: float, eta: float) ->
     float
         Radius along the major axis (deg).
     """
+    import scipy.special
+
     fraction = _check_fraction(fraction)
     return float(r_0 * scipy.special.gammaincinv(2.0 * eta, fraction) ** eta)
 
@@ -138,6 +138,8 @@ def shell_containment(fraction: float, r_in: float, r_out: float) -> float:
     fraction = _check_fraction(fraction)
     if fraction == 0.0:
         return 0.0
+    import scipy.optimize
+
     return float(
         scipy.optimize.brentq(
             lambda r: _shell_fraction(r, r_in, r_out) - fraction, 0.0, r_out, xtol=1e-14
