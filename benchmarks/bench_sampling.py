@@ -4,8 +4,9 @@ The ten joint-Crab OGIP spectra (published fit ranges), a log-parabola at 1 TeV 
 form) with the priors of :func:`gammaprob.analysis.joint_crab.crab_spectrum`, 4 chains x
 (1000 tuning + 1000 draws), with each available sampler (PyMC's NUTS, nutpie, numpyro when
 installed; emcee with 32 walkers on the WStat model only: an ensemble sampler cannot handle
-the ~400 latent background rates) and both on/off likelihoods: the latent background
-(default, generative) and the profiled WStat (what gammapy fits).
+the ~400 latent background rates) and the on/off likelihoods: the latent background
+(default, generative), the same model with the background rates integrated out analytically
+("marginal", generative) and the profiled WStat (what gammapy fits).
 
 Every run is a fresh Python process, timed from launch to exit ("whole process": imports,
 reading the files, building and compiling the model, sampling, diagnostics). It runs twice
@@ -39,9 +40,11 @@ PARAMS = ("crab::amplitude", "crab::alpha", "crab::beta")
 RUNS = [
     ("nutpie", "latent"),
     ("pymc", "latent"),
+    ("nutpie", "marginal"),
     ("nutpie", "wstat"),
     ("pymc", "wstat"),
     ("numpyro", "latent"),
+    ("numpyro", "marginal"),
     ("numpyro", "wstat"),
     ("emcee", "wstat"),
 ]
