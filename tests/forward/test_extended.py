@@ -9,7 +9,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gammaprob.forward import ExtendedSource, MapFold, MapResponse, nominal_positions, npred_map
+from gammaprob.forward import ExtendedSource, MapFold, nominal_positions, npred_map
 from gammaprob.modeling import LogUniform, SkyModel, Uniform, spatial, spectral
 
 N_TRUE, N_RECO, N = 4, 3, 41
@@ -18,31 +18,19 @@ PSF_SIGMAS = [0.06, 0.05, 0.04, 0.03]
 
 
 def _response(rng, helpers, psf_energy="true", sigmas=None):
-    e_true = np.geomspace(0.5, 50, N_TRUE + 1)
-    e_reco = np.geomspace(1.0, 20, N_RECO + 1)
-    edisp = rng.uniform(0.1, 1, (N_TRUE, N_RECO))
-    edisp /= edisp.sum(axis=1, keepdims=True)
-    lat, lon = np.meshgrid(
-        (np.arange(N) - N // 2) * PIX, (np.arange(N) - N // 2) * PIX, indexing="ij"
-    )
     if sigmas is None:
         sigmas = PSF_SIGMAS if psf_energy == "true" else PSF_SIGMAS[1:]
-    rad, psf = helpers.gaussian_psf_table(sigmas)
-    bkg = rng.uniform(0.5, 1.5, (N_RECO, N, N))
-    return MapResponse.from_arrays(
-        "syn",
-        counts=rng.poisson(bkg + 3.0),
-        exposure=np.full((N_TRUE, N, N), 1e12) * np.linspace(0.9, 1.1, N)[None, None, :],
-        edisp=edisp,
-        energy_true_edges=e_true,
-        energy_edges=e_reco,
-        lon=lon % 360,
-        lat=lat,
-        solid_angle=np.deg2rad(PIX) ** 2 * np.cos(np.deg2rad(lat)),
-        psf_rad=rad,
-        psf_values=psf,
-        frame="galactic",
-        background=bkg,
+    return helpers.grid_response(
+        rng,
+        n_true=N_TRUE,
+        n_reco=N_RECO,
+        n=N,
+        pix=PIX,
+        sigmas=sigmas,
+        exposure=lambda lon, lat: (
+            np.full((N_TRUE, N, N), 1e12) * np.linspace(0.9, 1.1, N)[None, None, :]
+        ),
+        signal_counts=3.0,
         psf_energy=psf_energy,
     )
 

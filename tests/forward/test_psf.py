@@ -7,42 +7,34 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gammaprob.forward import MapFold, MapResponse
+from gammaprob.forward import MapFold
 from gammaprob.forward.psf import LOW_RANK_RTOL, PointFold, low_rank
 
 N_TRUE, N_RECO, N = 4, 3, 31
 PIX = 0.02  # deg
 
 
+def _exposure(flat: bool):
+    def exposure(lon, lat):
+        if flat:
+            return np.full((N_TRUE, N, N), 1e12) * np.linspace(1, 2, N_TRUE)[:, None, None]
+        # energy-dependent gradient across the map: not separable
+        out = 1e12 * (1 + np.linspace(0, 0.5, N_TRUE)[:, None, None] * lon[None] / 0.3)
+        return out * (1 + 0.2 * np.sin(7 * lat)[None] * np.arange(N_TRUE)[:, None, None])
+
+    return exposure
+
+
 def _response(rng, helpers, *, sigmas, flat_exposure, psf_energy="true"):
-    e_true = np.geomspace(0.5, 50, N_TRUE + 1)
-    e_reco = np.geomspace(1.0, 20, N_RECO + 1)
-    edisp = rng.uniform(0.1, 1, (N_TRUE, N_RECO))
-    edisp /= edisp.sum(axis=1, keepdims=True)
-    lat, lon = np.meshgrid(
-        (np.arange(N) - N // 2) * PIX, (np.arange(N) - N // 2) * PIX, indexing="ij"
-    )
-    rad, psf = helpers.gaussian_psf_table(sigmas)
-    if flat_exposure:
-        exposure = np.full((N_TRUE, N, N), 1e12) * np.linspace(1, 2, N_TRUE)[:, None, None]
-    else:  # energy-dependent gradient across the map: not separable
-        exposure = 1e12 * (1 + np.linspace(0, 0.5, N_TRUE)[:, None, None] * lon[None] / 0.3)
-        exposure *= 1 + 0.2 * np.sin(7 * lat)[None] * np.arange(N_TRUE)[:, None, None]
-    bkg = rng.uniform(0.5, 1.5, (N_RECO, N, N))
-    return MapResponse.from_arrays(
-        "syn",
-        counts=rng.poisson(bkg + 1.0),
-        exposure=exposure,
-        edisp=edisp,
-        energy_true_edges=e_true,
-        energy_edges=e_reco,
-        lon=lon % 360,
-        lat=lat,
-        solid_angle=np.deg2rad(PIX) ** 2 * np.cos(np.deg2rad(lat)),
-        psf_rad=rad,
-        psf_values=psf,
-        frame="galactic",
-        background=bkg,
+    return helpers.grid_response(
+        rng,
+        n_true=N_TRUE,
+        n_reco=N_RECO,
+        n=N,
+        pix=PIX,
+        sigmas=sigmas,
+        exposure=_exposure(flat_exposure),
+        signal_counts=1.0,
         psf_energy=psf_energy,
     )
 
