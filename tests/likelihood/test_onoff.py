@@ -279,7 +279,7 @@ MARG_MU = np.array([1.7, 0.4, 2.0, 3.0, 0.0, 0.8])  # incl. zero signal
 def _marginal_model(shape=0.5, rate=0.0, mu=MARG_MU):
     import pymc as pm
 
-    from gammaprob.likelihood.onoff import onoff_marginal_term
+    from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 
     with pm.Model() as model:
         rv = onoff_marginal_term(
@@ -341,7 +341,7 @@ def test_marginal_equals_latent_model_marginal_up_to_a_constant():
 def test_marginal_gradient_and_predictive():
     import pymc as pm
 
-    from gammaprob.likelihood.onoff import marginal_logp_graph, onoff_marginal_term
+    from gammaprob.likelihood.onoff_marginal import marginal_logp_graph, onoff_marginal_term
 
     pytensor.gradient.verify_grad(
         lambda mu: marginal_logp_graph(
@@ -373,7 +373,8 @@ def test_marginal_gradient_and_predictive():
 
 
 def test_marginal_bad_input():
-    from gammaprob.likelihood.onoff import gamma_background, onoff_marginal_term
+    from gammaprob.likelihood.onoff import gamma_background
+    from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 
     with pytest.raises(ValueError, match="shape"):
         onoff_marginal_term("ds", MARG_MU, MARG_COUNTS, MARG_OFF, MARG_ALPHA, shape=0.0)

@@ -24,7 +24,7 @@ def build(kind: str, datasets, responses):
     from gammaprob.forward import build_params, fold_spectra
     from gammaprob.inference import build_model
     from gammaprob.likelihood import poisson_term
-    from gammaprob.likelihood.onoff import onoff_marginal_term
+    from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 
     models = joint_crab_models()
     if kind == "latent":

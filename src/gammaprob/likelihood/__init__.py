@@ -7,14 +7,8 @@ from .flux_points import (
     flux_points_term,
 )
 from .joint import ONOFF_MODES, add_likelihood, statistics
-from .onoff import (
-    flat_background,
-    gamma_background,
-    onoff_marginal_term,
-    onoff_term,
-    wstat_graph,
-    wstat_term,
-)
+from .onoff import flat_background, gamma_background, onoff_term, wstat_graph, wstat_term
+from .onoff_marginal import marginal_logp, onoff_marginal_term
 from .poisson import poisson_term
 
 __all__ = [
@@ -26,6 +20,7 @@ __all__ = [
     "flux_points_statistic",
     "flux_points_term",
     "gamma_background",
+    "marginal_logp",
     "onoff_marginal_term",
     "onoff_term",
     "poisson_term",

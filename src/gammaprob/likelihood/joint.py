@@ -13,7 +13,8 @@ from gammaprob.forward.map import MapFold, npred_map
 from gammaprob.forward.map_response import MapResponse
 from gammaprob.forward.positions import nominal_positions
 from gammaprob.forward.response import SpectrumResponse
-from gammaprob.likelihood.onoff import onoff_marginal_term, onoff_term, wstat_term
+from gammaprob.likelihood.onoff import onoff_term, wstat_term
+from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 from gammaprob.likelihood.poisson import poisson_term
 from gammaprob.stats import cash, wstat
 

@@ -9,8 +9,9 @@ build time on the constant counts, so gradients stay finite).
 
 The latent ``mu_off`` has by default a proper Gamma(1/4, rate 1e-4) prior per bin
 (:func:`gamma_background`; why 1/4 and not Jeffreys' 1/2 or flat: ``validation/onoff_prior``).
-:func:`onoff_marginal_term` integrates ``mu_off`` out analytically for any Gamma prior: one
-observed ON-counts variable with the same posterior and no latent variable per bin.
+:func:`gammaprob.likelihood.onoff_marginal.onoff_marginal_term` integrates ``mu_off`` out
+analytically for any Gamma prior: one observed ON-counts variable with the same posterior and
+no latent variable per bin.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ __all__ = [
     "BACKGROUND_SHAPE",
     "flat_background",
     "gamma_background",
-    "marginal_logp_graph",
-    "onoff_marginal_term",
     "onoff_term",
     "wstat_graph",
     "wstat_term",
@@ -127,7 +126,8 @@ def _start(counts, counts_off, alpha) -> np.ndarray:
     return np.maximum((counts + counts_off) / (1.0 + alpha), 0.5)
 
 
-def _check_gamma(shape: float, rate: float, *, rate_zero: bool = False) -> None:
+def check_gamma_prior(shape: float, rate: float, *, rate_zero: bool = False) -> None:
+    """Raise ValueError unless ``shape > 0`` and ``rate > 0`` (``>= 0`` with ``rate_zero``)."""
     if not (np.isfinite(shape) and shape > 0):
         raise ValueError(f"shape must be a positive finite number, got {shape!r}")
     if not (np.isfinite(rate) and (rate >= 0 if rate_zero else rate > 0)):
@@ -180,7 +180,7 @@ def gamma_background(
     pytensor.tensor.TensorVariable
         The latent OFF expectations (counts), sampled in log space.
     """
-    _check_gamma(shape, rate)
+    check_gamma_prior(shape, rate)
     counts_off = np.asarray(counts_off, dtype=np.float64)
     return _gamma(name, shape, rate, np.maximum(counts_off, 0.5))
 
@@ -254,120 +254,3 @@ def onoff_term(name: str, mu_sig, counts, counts_off, alpha, *, background_prior
     on = pm.Poisson(f"{name}::counts", mu=mu_sig + alpha * mu_off, observed=counts)
     off = pm.Poisson(f"{name}::counts_off", mu=mu_off, observed=counts_off)
     return mu_off, on, off
-
-
-def marginal_logp_graph(value, mu_sig, counts_off, alpha, shape, rate, k_max: int):
-    """``log P(n_on | n_off, mu_sig)`` with the OFF rate integrated out (pytensor graph).
-
-    With ``b ~ Gamma(shape, rate)`` and ``n_off ~ Poisson(b)``, the OFF rate given ``n_off`` is
-    Gamma(``n_off + shape``, ``1 + rate``), so the background part of ``n_on`` is negative
-    binomial and ``n_on`` is a Poisson(``mu_sig``) + NegBin(``n_off + shape``,
-    ``alpha / (1 + alpha + rate)``) convolution: a finite sum over the ``k <= n_on`` background
-    counts, evaluated as one log-sum-exp over ``k_max + 1`` terms per bin.
-
-    Parameters
-    ----------
-    value : pytensor.tensor.TensorVariable
-        ON counts per bin (integers ``<= k_max``).
-    mu_sig : pytensor.tensor.TensorVariable
-        Predicted signal counts per bin (>= 0).
-    counts_off, alpha : pytensor.tensor.TensorVariable or numpy.ndarray
-        OFF counts and ON/OFF exposure ratio per bin.
-    shape, rate : float or pytensor.tensor.TensorVariable
-        Gamma prior of the OFF rate (``shape > 0``, ``rate >= 0``; 1 and 0 is the flat prior).
-    k_max : int
-        Largest ON count the graph can evaluate (the sum's length).
-
-    Returns
-    -------
-    pytensor.tensor.TensorVariable
-        Log-probability per bin.
-    """
-    import pytensor.tensor as pt
-
-    n = pt.as_tensor_variable(value)[..., None]
-    k = pt.arange(k_max + 1)
-    valid = pt.le(k, n)
-    kk = pt.where(valid, k, 0)
-    r = (pt.as_tensor_variable(counts_off) + shape)[..., None]
-    alpha = pt.as_tensor_variable(alpha)[..., None]
-    log_q = pt.log(alpha) - pt.log1p(alpha + rate)
-    log_1mq = pt.log1p(rate) - pt.log1p(alpha + rate)
-    negbin = pt.gammaln(kk + r) - pt.gammaln(kk + 1) - pt.gammaln(r) + kk * log_q + r * log_1mq
-    j = n - kk  # signal counts among the ON counts
-    mu = pt.as_tensor_variable(mu_sig)[..., None]
-    # mu^j with 0^0 = 1: the floor only touches terms that are -inf in the limit mu -> 0
-    poisson = pt.where(pt.gt(j, 0), j * pt.log(pt.maximum(mu, 1e-300)), 0.0) - pt.gammaln(j + 1)
-    terms = pt.where(valid, negbin + poisson, -np.inf)
-    return pt.logsumexp(terms, axis=-1) - pt.as_tensor_variable(mu_sig)
-
-
-def onoff_marginal_term(
-    name: str,
-    mu_sig,
-    counts,
-    counts_off,
-    alpha,
-    *,
-    shape: float = BACKGROUND_SHAPE,
-    rate: float = BACKGROUND_RATE,
-):
-    """Add the on/off likelihood with each bin's OFF rate integrated out analytically.
-
-    One observed ``"<name>::counts"`` with the conditional distribution of the ON counts given
-    the OFF counts (:func:`marginal_logp_graph`): the same posterior of the source parameters
-    as :func:`onoff_term` with a Gamma(``shape``, ``rate``) prior on each OFF expectation
-    (default: the same prior as :func:`onoff_term`'s default; the marginal is proper in every
-    bin, also for ``n_on = n_off = 0``), but without one latent variable per bin. It stays generative:
-    prior and posterior predictive draws of the ON counts (given the observed OFF counts,
-    which are constant data) and per-dataset log-likelihoods work. The cost per evaluation
-    grows with the largest ON count (one term per possible split of ``n_on``).
-
-    Parameters
-    ----------
-    name : str
-        Dataset name.
-    mu_sig : pytensor.tensor.TensorVariable
-        Predicted signal counts per bin.
-    counts, counts_off, alpha : numpy.ndarray
-        ON counts, OFF counts and ON/OFF exposure ratio per bin.
-    shape, rate : float
-        Gamma prior of the OFF expectations (shape > 0, rate >= 0 in 1/counts); ``shape=1,
-        rate=0`` is the flat prior.
-
-    Returns
-    -------
-    pytensor.tensor.TensorVariable
-        The observed ON-counts variable.
-    """
-    import pymc as pm
-    from pymc.distributions.dist_math import check_parameters
-
-    _check_gamma(shape, rate, rate_zero=True)
-    counts = np.asarray(counts, dtype=np.int64)
-    counts_off = np.asarray(counts_off, dtype=np.int64)
-    alpha = np.asarray(alpha, dtype=np.float64)
-    k_max = int(counts.max(initial=0))
-
-    def logp(value, mu, off, ratio, a, r):
-        out = marginal_logp_graph(value, mu, off, ratio, a, r, k_max)
-        return check_parameters(
-            out, pm.math.all(pm.math.le(value, k_max)), msg=f"ON counts <= {k_max}"
-        )
-
-    def random(mu, off, ratio, a, r, rng=None, size=None):
-        b = rng.gamma(off + a, 1.0 / (1.0 + r), size=size)
-        return rng.poisson(mu + ratio * b, size=size)
-
-    return pm.CustomDist(
-        f"{name}::counts",
-        mu_sig,
-        counts_off.astype(np.float64),
-        alpha,
-        np.float64(shape),
-        np.float64(rate),
-        logp=logp,
-        random=random,
-        dtype="int64",
-        observed=counts,
-    )
