@@ -233,3 +233,53 @@ def test_psf_per_reco_energy(rng, helpers):
     # the exposure varies by 10% across the map: compare with its mean within 2%
     expected = (flux * response.exposure.mean(axis=1)) @ response.edisp
     np.testing.assert_allclose(full.sum(axis=1), expected, rtol=2e-2)
+
+
+def test_rank_one_fold_equals_per_energy_product(rng, helpers):
+    """Rank-one kernels: ``(D^T F w a) @ b x row`` = the ``(n_true, n_cutout)`` product."""
+    tilt = np.arange(N_TRUE)[:, None, None] * np.linspace(-0.1, 0.1, N)[None, None, :]
+    response = helpers.grid_response(  # exposure with an energy-dependent tilt: rank 2
+        rng,
+        n_true=N_TRUE,
+        n_reco=N_RECO,
+        n=N,
+        pix=PIX,
+        sigmas=[0.05] * N_TRUE,
+        exposure=lambda lon, lat: np.full((N_TRUE, N, N), 1e12) * (1.0 + tilt),
+        signal_counts=3.0,
+        psf_energy="true",
+    )
+    fold = MapFold.build(
+        response, [_gauss()], {"ext": (0.0, 0.0, 0.02)}, oversampling=2, model_oversampling=2
+    )
+    (source,) = fold.extended
+    assert source.rank_one and fold.exposure_factors[0].shape[1] == 2
+    names = ("ext::index", "ext::lon_0", "ext::lat_0", "ext::sigma")
+    tensors = [pt.dscalar(n) for n in names]
+    params = dict(VALUES, **dict(zip(names, tensors, strict=True)))
+    ours = pytensor.function(tensors, fold.signal_cutout(params))
+    flux = fold._flux(source.model, params, 16)
+    exposure = response.exposure[:, fold.cutout]
+    direct = pt.dot(
+        response.edisp.T,
+        flux[:, None] * source.convolve(source.image(params), fold.gathers[0]) * exposure,
+    )
+    reference = pytensor.function(tensors, direct)
+    for point in [(2.2, 0.004, -0.006, 0.03), (2.7, -0.011, 0.009, 0.045)]:
+        expected = reference(*point)
+        np.testing.assert_allclose(ours(*point), expected, rtol=1e-9, atol=1e-12 * expected.max())
+    weights_out = rng.uniform(size=expected.shape)
+
+    def total(index, lon, lat, sigma):
+        values = dict(VALUES, **dict(zip(names, (index, lon, lat, sigma), strict=True)))
+        return (fold.signal_cutout(values) * weights_out).sum()
+
+    pytensor.gradient.verify_grad(
+        total,
+        [np.array(2.2), np.array(0.004), np.array(-0.006), np.array(0.03)],
+        rng=np.random.default_rng(6),
+        eps=1e-7,
+        abs_tol=1e-4,
+        rel_tol=1e-4,
+        mode="FAST_COMPILE",
+    )

@@ -8,7 +8,8 @@ import pytensor.tensor as pt
 import pytest
 
 from gammaprob.forward import MapFold
-from gammaprob.forward.psf import LOW_RANK_RTOL, PointFold, low_rank
+from gammaprob.forward.map_response import haversine
+from gammaprob.forward.psf import LOW_RANK_RTOL, PointFold, PsfRows, low_rank
 
 N_TRUE, N_RECO, N = 4, 3, 31
 PIX = 0.02  # deg
@@ -127,3 +128,38 @@ def test_point_fold_equals_full_table(
         rel_tol=1e-4,
         mode="FAST_COMPILE",
     )
+
+
+def test_psf_rows_op_numba_equals_numpy_and_grad(rng):
+    """The compiled lookup = numpy interpolation; its gradient in the position by verify_grad."""
+    sigmas = np.geomspace(0.1, 0.04, 6)
+    r = np.linspace(0.0, 0.6, 400)
+    table = np.exp(-0.5 * (r[None, :] / sigmas[:, None]) ** 2)
+    table[:, -1] = 0.0
+    ds = 0.004
+    lon_nodes = rng.uniform(-0.3, 0.3, (50, 4))
+    lat_nodes = rng.uniform(-0.3, 0.3, (50, 4))
+    op = PsfRows(table, ds, lon_nodes, lat_nodes)
+    lon_0, lat_0 = pt.dscalar("lon_0"), pt.dscalar("lat_0")
+    compiled = pytensor.function([lon_0, lat_0], op(lon_0, lat_0)[0], mode="NUMBA")
+    assert not any(
+        type(n.op).__name__ == "FromFunctionOp" for n in compiled.maker.fgraph.apply_nodes
+    )
+    h = haversine(lon_nodes, lat_nodes, 0.013, -0.021)
+    x = np.sqrt(h + 1e-12) / ds
+    grid = np.arange(table.shape[1], dtype=float)
+    expected = np.stack([np.interp(x, grid, row).mean(axis=-1) for row in table])
+    np.testing.assert_allclose(compiled(0.013, -0.021), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(op.evaluate(0.013, -0.021)[0], expected, rtol=1e-12, atol=1e-15)
+    assert np.all(np.isnan(compiled(np.nan, 0.0)))
+    weights = rng.uniform(size=expected.shape)
+    for mode in ("NUMBA", "FAST_COMPILE"):
+        pytensor.gradient.verify_grad(
+            lambda lon, lat: (op(lon, lat)[0] * weights).sum(),
+            [np.array(0.013), np.array(-0.021)],
+            rng=np.random.default_rng(7),
+            eps=1e-7,
+            abs_tol=1e-5,
+            rel_tol=1e-5,
+            mode=mode,
+        )

@@ -296,23 +296,13 @@ class ExtendedSource:
         """
         import pytensor.tensor as pt
 
-        from gammaprob.forward.convolve import convolve_images
-
         images = pt.as_tensor_variable(images)
         weights, _ = self.kernel_factors
         # one image: convolve with the K factor kernels, gather, then mix into n_psf rows
         factored = images.type.ndim == 2 and weights.shape[1] < weights.shape[0]
-        out = convolve_images(images, self.factor_fft if factored else self.kernel_fft)
-        flat = out.reshape((out.type.shape[0], -1))
-        index = np.asarray(index)
-        n_out = (self.box_shape[0] + self.kernel.shape[1] - 1) * (
-            self.box_shape[1] + self.kernel.shape[2] - 1
+        picked = self._convolve_gather(
+            images, self.factor_fft if factored else self.kernel_fft, index
         )
-        if index.size and index[-1] < n_out and np.all(np.diff(index) == 1):
-            picked = flat[:, index[0] : index[-1] + 1]  # a contiguous run: a slice, no gather
-        else:
-            padded = pt.concatenate([flat, pt.zeros((flat.type.shape[0], 1))], axis=1)
-            picked = padded[:, index]
         if factored:
             if weights.shape[1] == 1:
                 picked = pt.as_tensor_variable(weights[:, :1]) * picked
@@ -320,6 +310,45 @@ class ExtendedSource:
                 picked = pt.dot(pt.as_tensor_variable(weights), picked)
         # FFT round-off can leave values of order -1e-17 where the result is zero
         return pt.maximum(picked, 0.0)
+
+    @property
+    def rank_one(self) -> bool:
+        """Whether the kernel stack is one kernel times per-energy weights of one sign."""
+        weights = self.kernel_factors[0]
+        return weights.shape[1] == 1 and (np.all(weights >= 0) or np.all(weights <= 0))
+
+    def convolve_rank_one(self, image, index: np.ndarray):
+        """For :attr:`rank_one` kernels: the weights ``(n_psf,)`` and one row ``(n,)``.
+
+        ``weights[:, None] * row`` equals :meth:`convolve` of the image (the clip at 0 commutes
+        with the non-negative weights), so callers can fold the weights into other per-energy
+        factors.
+        """
+        import pytensor.tensor as pt
+
+        if not self.rank_one:
+            raise ValueError(f"the PSF kernels of {self.name!r} are not rank one")
+        weights = self.kernel_factors[0][:, 0]
+        sign = -1.0 if np.any(weights < 0) else 1.0
+        row = self._convolve_gather(pt.as_tensor_variable(image), self.factor_fft, index)[0]
+        return sign * weights, pt.maximum(sign * row, 0.0)
+
+    def _convolve_gather(self, images, kernels, index: np.ndarray):
+        """Convolution ``(B, n_out)`` of the images with ``kernels``, gathered at ``index``."""
+        import pytensor.tensor as pt
+
+        from gammaprob.forward.convolve import convolve_images
+
+        out = convolve_images(images, kernels)
+        flat = out.reshape((out.type.shape[0], -1))
+        index = np.asarray(index)
+        n_out = (self.box_shape[0] + self.kernel.shape[1] - 1) * (
+            self.box_shape[1] + self.kernel.shape[2] - 1
+        )
+        if index.size and index[-1] < n_out and np.all(np.diff(index) == 1):
+            return flat[:, index[0] : index[-1] + 1]  # a contiguous run: a slice, no gather
+        padded = pt.concatenate([flat, pt.zeros((flat.type.shape[0], 1))], axis=1)
+        return padded[:, index]
 
     @cached_property
     def kernel_factors(self) -> tuple[np.ndarray, np.ndarray]:

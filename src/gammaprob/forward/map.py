@@ -70,7 +70,7 @@ from gammaprob.forward.extended import ExtendedSource
 from gammaprob.forward.integration import DEFAULT_NODES, integrate_component
 from gammaprob.forward.kernel_mode import KernelSource, gather_index, kernel_irfs
 from gammaprob.forward.map_response import MapResponse, haversine
-from gammaprob.forward.psf import PointFold, psf_grid
+from gammaprob.forward.psf import PointFold, factor_product, low_rank, psf_grid
 
 __all__ = ["MapFold", "npred_map"]
 
@@ -160,6 +160,13 @@ class MapFold:
         PSF ``(n_psf, n_grid)`` on a uniform grid of step ``psf_ds`` in ``sqrt(sin^2(r/2))``.
     point_fold : PointFold or None
         Low-rank PSF and exposure factors used to fold the point sources (None without).
+    kernel_sources, kernel_gathers : tuple
+        ``psf_mode="kernel"`` sources and where each cutout pixel is in their outputs.
+    exposure_factors : tuple or None
+        ``(a, b)``, ``(n_true, J)`` and ``(J, n_cutout)``: low-rank factors of the cutout
+        exposure (cm2 s) used to fold extended sources whose PSF kernels are rank one with a
+        PSF per true energy (:func:`~gammaprob.forward.psf.low_rank`); None without such
+        sources.
     """
 
     response: MapResponse
@@ -183,6 +190,7 @@ class MapFold:
     point_fold: PointFold | None
     kernel_sources: tuple = ()
     kernel_gathers: tuple = ()
+    exposure_factors: tuple | None = None
 
     @classmethod
     def build(
@@ -320,6 +328,9 @@ class MapFold:
             table, ds = np.zeros((0, 2)), 1.0
             point_fold = None
         onoff = response.is_onoff
+        exposure_factors = None
+        if response.psf_energy != "reco" and any(s.rank_one for s in extended):
+            exposure_factors = low_rank(response.exposure[:, cutout])
         return cls(
             response=response,
             sources=tuple(points),
@@ -342,6 +353,7 @@ class MapFold:
             point_fold=point_fold,
             kernel_sources=tuple(kernel_sources),
             kernel_gathers=tuple(gather_index(s.pixels, cutout) for s in kernel_sources),
+            exposure_factors=exposure_factors,
         )
 
     def _background_factor(self, params: Mapping):
@@ -374,6 +386,10 @@ class MapFold:
         exposure = r.exposure[:, self.cutout]
         omega = r.solid_angle[self.cutout]
         point_terms, ext_terms, reco_terms = [], [], []  # (n_psf, n_cut) each
+
+        def spread_of(flux):  # (n_reco, n_true): D^T diag(F)
+            return pt.as_tensor_variable(r.edisp.T) * flux[None, :]
+
         for model in self.sources:  # low-rank PSF x exposure, see PointFold
             flux = self._flux(model, params, n_nodes)
             pos = component_params(model, "spatial", params, n_positional=2)
@@ -390,6 +406,11 @@ class MapFold:
                 reco_terms.append(
                     source.convolve(pt.tensordot(r.edisp, cube, axes=[[0], [0]]), index)
                 )
+            elif source.rank_one:  # mu = (D^T F w a) @ b x row: no (n_true, n_cutout) array
+                weights, row = source.convolve_rank_one(image, index)
+                left, right = self.exposure_factors
+                mix = pt.dot(spread_of(flux), weights[:, None] * left)  # (n_reco, J)
+                reco_terms.append(factor_product(mix, right) * row[None, :])
             else:
                 ext_terms.append(flux[:, None] * source.convolve(image, index))
         true = []

@@ -1,8 +1,9 @@
 r"""The PSF of a map dataset, sampled for the two ways sources are folded.
 
 * Point sources: :func:`psf_grid` resamples the radial table on a uniform grid in
-  ``s = sqrt(sin^2(r/2))``, and :func:`psf_lookup` interpolates it linearly in the graph at the
-  pixel-source haversines (smooth in the source position, finite gradients at ``r = 0``).
+  ``s = sqrt(sin^2(r/2))``, and :class:`PsfRows` (a pytensor Op with a compiled numba loop)
+  interpolates it linearly at the pixel-source haversines of the sub-pixel nodes and averages
+  per pixel (smooth in the source position, finite gradients at ``r = 0``).
 * Extended sources: :func:`psf_kernel` samples the PSF on a square grid of pixel offsets around
   a pixel (sub-pixel averaged, using the map's local pixel-to-sky Jacobian) for convolution; each
   kernel is normalised to unit sum over the disc within the containment radius, as gammapy's
@@ -21,9 +22,12 @@ coefficient matrix when that is cheaper than the ``(n_true, n_cutout)`` product.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
 
 from gammaprob.forward.map_response import MapResponse, haversine
 
@@ -31,10 +35,10 @@ __all__ = [
     "LOW_RANK_RTOL",
     "S_FLOOR",
     "PointFold",
+    "PsfRows",
     "low_rank",
     "psf_grid",
     "psf_kernel",
-    "psf_lookup",
 ]
 
 #: Added to ``sin^2(r/2)`` so that ``sqrt`` stays differentiable at ``r = 0``.
@@ -86,7 +90,7 @@ def psf_grid(response: MapResponse, radius: float, n_grid: int) -> tuple[np.ndar
     tuple
         The table ``(n_psf, n_grid + 1)`` (sr-1) and the step in ``s``. The last node, one step
         beyond ``radius``, is 0, so the PSF falls linearly to 0 within one step outside
-        ``radius`` and is 0 further out (:func:`psf_lookup` clips to the last node).
+        ``radius`` and is 0 further out (:class:`PsfRows` clips to the last node).
     """
     s_max = np.sin(0.5 * np.deg2rad(min(radius, 180.0)))
     ds = s_max / (n_grid - 1)
@@ -96,17 +100,6 @@ def psf_grid(response: MapResponse, radius: float, n_grid: int) -> tuple[np.ndar
     )
     table = np.concatenate([table, np.zeros((table.shape[0], 1))], axis=1)
     return np.ascontiguousarray(table), float(ds)
-
-
-def psf_lookup(table: np.ndarray, ds: float, h):
-    """PSF ``(n_psf, n)`` at haversines ``h`` (tensor ``(n,)``), linear in ``s`` on the grid."""
-    import pytensor.tensor as pt
-
-    x = pt.sqrt(h + S_FLOOR) / ds
-    idx = pt.clip(pt.floor(x), 0, table.shape[1] - 2).astype("int64")
-    w = pt.clip(x - idx, 0.0, 1.0)
-    step = pt.as_tensor_variable(np.diff(table, axis=1))
-    return pt.as_tensor_variable(table[:, :-1])[:, idx] + step[:, idx] * w
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,18 +206,20 @@ class PointFold:
         return self.psf_weights.shape[1], self.exposure_left.shape[1]
 
     def psf(self, lon_0, lat_0):
-        """PSF factor rows at the cutout pixels, ``(K, n_cutout)`` (sr-1, tensor)."""
-        n_pix, n_sub = self.lon_nodes.shape
-        h = haversine(self.lon_nodes.reshape(-1), self.lat_nodes.reshape(-1), lon_0, lat_0)
-        rows = psf_lookup(self.psf_rows, self.psf_ds, h)
-        return rows.reshape((-1, n_pix, n_sub)).mean(axis=-1) if n_sub > 1 else rows
+        """PSF factor rows at the cutout pixels, ``(K, n_cutout)`` (sr-1, tensor).
+
+        One compiled loop (:class:`PsfRows`) over the sub-pixel nodes, which also gives the
+        derivatives in the position.
+        """
+        op = PsfRows(self.psf_rows, self.psf_ds, self.lon_nodes, self.lat_nodes)
+        return op(lon_0, lat_0)[0]
 
     def density(self, flux, lon_0, lat_0):
         """``F_t PSF_t`` at the cutout pixels, ``(n_psf, n_cutout)`` (cm-2 s-1 sr-1, tensor)."""
         rows = self.psf(lon_0, lat_0)
         if self.psf_weights.shape[1] == 1:
             return (flux * self.psf_weights[:, 0])[:, None] * rows
-        return flux[:, None] * _product(self.psf_weights, rows)
+        return flux[:, None] * factor_product(self.psf_weights, rows)
 
     def counts(self, flux, lon_0, lat_0):
         """Predicted signal counts ``(n_reco, n_cutout)`` of one source (tensor).
@@ -242,12 +237,14 @@ class PointFold:
         weights, left = self.psf_weights, self.exposure_left
         spread = pt.as_tensor_variable(self.edisp.T) * flux[None, :]  # (n_reco, n_true)
         if self.psf_energy == "reco":
-            return _product(pt.dot(spread, left), self.exposure_right) * _product(weights, rows)
+            return factor_product(pt.dot(spread, left), self.exposure_right) * factor_product(
+                weights, rows
+            )
         n_k, n_j = weights.shape[1], left.shape[1]
         mix = (left[:, :, None] * weights[:, None, :]).reshape(-1, n_j * n_k)  # (n_true, J K)
         right = pt.as_tensor_variable(self.exposure_right)
         basis = (right[:, None, :] * rows[None, :, :]).reshape((n_j * n_k, -1))
-        return _product(pt.dot(spread, mix), basis)
+        return factor_product(pt.dot(spread, mix), basis)
 
     def __repr__(self) -> str:
         k, j = self.rank
@@ -258,7 +255,181 @@ class PointFold:
         )
 
 
-def _product(a, b):
+def _node_trig(lon_nodes: np.ndarray, lat_nodes: np.ndarray) -> np.ndarray:
+    """``sin, cos`` of half the node longitudes and latitudes and ``cos`` of the latitudes.
+
+    ``(5, n_nodes)``: with these, the haversine to a source needs no transcendental per node.
+    """
+    half_lon = 0.5 * np.deg2rad(np.asarray(lon_nodes, dtype=np.float64).reshape(-1))
+    half_lat = 0.5 * np.deg2rad(np.asarray(lat_nodes, dtype=np.float64).reshape(-1))
+    trig = [np.sin(half_lon), np.cos(half_lon), np.sin(half_lat), np.cos(half_lat)]
+    return np.ascontiguousarray(np.stack([*trig, np.cos(2.0 * half_lat)]))
+
+
+#: LLVM fast-math flags of the loops: reassociation and contraction, but NaN and inf kept.
+_FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+
+def _numba_kernel():
+    """Compile the loop of :class:`PsfRows` (once, cached on disk)."""
+    import numba
+
+    @numba.njit(cache=True, fastmath=_FASTMATH)
+    def _haversine(trig, q, sb_lon, cb_lon, sb_lat, cb_lat, c_lat0):
+        s_lon = trig[0, q] * cb_lon - trig[1, q] * sb_lon  # sin((lon - lon_0) / 2)
+        s_lat = trig[2, q] * cb_lat - trig[3, q] * sb_lat
+        return s_lon, s_lat, s_lat * s_lat + trig[4, q] * c_lat0 * s_lon * s_lon
+
+    @numba.njit(cache=True, fastmath=_FASTMATH)
+    def forward(lon_0, lat_0, trig, table, step, ds, n_sub, s_floor):
+        d2r = np.pi / 180.0
+        sb_lon, cb_lon = np.sin(0.5 * d2r * lon_0), np.cos(0.5 * d2r * lon_0)
+        sb_lat, cb_lat = np.sin(0.5 * d2r * lat_0), np.cos(0.5 * d2r * lat_0)
+        c_lat0, s_lat0 = np.cos(d2r * lat_0), np.sin(d2r * lat_0)
+        n_grid, n_k = step.shape
+        n_pix = trig.shape[1] // n_sub
+        out = np.empty((3, n_k, n_pix))
+        if not (np.isfinite(lon_0) and np.isfinite(lat_0)):
+            out[:] = np.nan
+            return out
+        acc = np.empty((3, n_k))
+        scale = 1.0 / n_sub
+        for p in range(n_pix):
+            acc[:] = 0.0
+            for q in range(p * n_sub, (p + 1) * n_sub):
+                s_lon, s_lat, h = _haversine(trig, q, sb_lon, cb_lon, sb_lat, cb_lat, c_lat0)
+                root = np.sqrt(h + s_floor)
+                x = root / ds
+                i = min(max(np.floor(x), 0.0), n_grid - 1.0)
+                u = x - i
+                w = min(max(u, 0.0), 1.0)
+                j = int(i)
+                # derivatives of w in the position (0 where w is clipped, beyond the grid)
+                dw_dh = 0.5 / (ds * root) if 0.0 <= u <= 1.0 else 0.0
+                # d sin((a - b)/2) / db = -cos((a - b)/2) / 2, in deg-1
+                c_lon = trig[1, q] * cb_lon + trig[0, q] * sb_lon
+                c_lat = trig[3, q] * cb_lat + trig[2, q] * sb_lat
+                dw_dlon = -dw_dh * d2r * trig[4, q] * c_lat0 * s_lon * c_lon
+                dw_dlat = -dw_dh * d2r * (s_lat * c_lat + trig[4, q] * s_lat0 * s_lon * s_lon)
+                for k in range(n_k):
+                    slope = step[j, k]
+                    acc[0, k] += table[j, k] + slope * w
+                    acc[1, k] += slope * dw_dlon
+                    acc[2, k] += slope * dw_dlat
+            for m in range(3):
+                for k in range(n_k):
+                    out[m, k, p] = acc[m, k] * scale
+        return out
+
+    return forward
+
+
+_KERNEL = []
+
+
+def _kernel():
+    if not _KERNEL:
+        _KERNEL.append(_numba_kernel())
+    return _KERNEL[0]
+
+
+class PsfRows(Op):
+    """Rows of a PSF table on a uniform ``s`` grid, averaged over sub-pixel nodes (pytensor Op).
+
+    ``rows[k, p] = mean_q V_k(s_pq)`` with ``s_pq = sqrt(sin^2(r_pq/2) + S_FLOOR)`` at the
+    nodes ``q`` of pixel ``p`` and the source position ``(lon_0, lat_0)`` (deg), ``V_k`` linear
+    in ``s`` between grid nodes and clipped to the last node beyond
+    the grid. One compiled loop, with the table stored per grid node so the ``K`` rows of a
+    node are contiguous. It also returns the derivatives of the rows in ``lon_0`` and
+    ``lat_0`` (deg-1), which cost little in the same loop (the table rows are loaded once);
+    the gradient is their contraction with the rows' output gradient.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        ``(K, n_grid + 1)`` table (sr-1).
+    ds : float
+        Grid step in ``s``.
+    lon_nodes, lat_nodes : numpy.ndarray
+        ``(n_pix, n_sub)`` sub-pixel nodes (deg).
+    """
+
+    __props__ = ("_key",)
+
+    def __init__(self, rows, ds, lon_nodes, lat_nodes):
+        rows = np.asarray(rows, dtype=np.float64)
+        self.table = np.ascontiguousarray(rows[:, :-1].T)  # (n_grid, K)
+        self.step = np.ascontiguousarray(np.diff(rows, axis=1).T)
+        self.ds = float(ds)
+        self.n_sub = int(lon_nodes.shape[1])
+        self.n_pix = int(lon_nodes.shape[0])
+        self.trig = _node_trig(lon_nodes, lat_nodes)
+        digest = hashlib.sha1(rows.tobytes() + self.trig.tobytes()).hexdigest()
+        self._key = (digest, rows.shape, self.trig.shape, self.ds, self.n_sub)
+
+    def make_node(self, lon_0, lat_0):
+        """Apply to scalar positions (deg): outputs rows, d rows / d lon_0, d rows / d lat_0."""
+        import pytensor.tensor as pt
+
+        lon_0 = pt.as_tensor_variable(lon_0).astype("float64")
+        lat_0 = pt.as_tensor_variable(lat_0).astype("float64")
+        if lon_0.type.ndim or lat_0.type.ndim:
+            raise ValueError("PsfRows needs scalar lon_0 and lat_0")
+        shape = (self.table.shape[1], self.n_pix)
+        outputs = [pt.tensor(dtype="float64", shape=shape) for _ in range(3)]
+        return Apply(self, [lon_0, lat_0], outputs)
+
+    def evaluate(self, lon_0: float, lat_0: float) -> np.ndarray:
+        """Return rows and their two derivatives, ``(3, K, n_pix)`` (numpy)."""
+        args = (self.trig, self.table, self.step, self.ds, self.n_sub, S_FLOOR)
+        return _kernel()(float(lon_0), float(lat_0), *args)
+
+    def perform(self, node, inputs, output_storage):
+        """Evaluate with the compiled loop."""
+        out = self.evaluate(*inputs)
+        for m in range(3):
+            output_storage[m][0] = out[m]
+
+    def infer_shape(self, node, shapes):
+        """Return the static output shapes."""
+        return [(self.table.shape[1], self.n_pix)] * 3
+
+    def pullback(self, inputs, outputs, output_grads):
+        """Contract the rows' output gradient with the derivative rows."""
+        import pytensor.tensor as pt
+        from pytensor.gradient import DisconnectedType
+
+        grad = output_grads[0]
+        if isinstance(grad.type, DisconnectedType):
+            return [pt.zeros_like(inputs[0]), pt.zeros_like(inputs[1])]
+        return [(grad * outputs[1]).sum(), (grad * outputs[2]).sum()]
+
+    def connection_pattern(self, node):
+        """Only the rows depend on the inputs differentiably (derivatives: no second order)."""
+        return [[True, False, False], [True, False, False]]
+
+
+def _register_numba() -> None:
+    """Call the compiled loop directly from numba-compiled graphs."""
+    from pytensor.link.numba.dispatch.basic import numba_funcify, numba_njit
+
+    @numba_funcify.register(PsfRows)
+    def _numba_psf_rows(op, node, **kwargs):
+        kernel = _kernel()
+        trig, table, step, ds, n_sub = op.trig, op.table, op.step, op.ds, op.n_sub
+
+        @numba_njit
+        def psf_rows(lon_0, lat_0):
+            out = kernel(lon_0.item(), lat_0.item(), trig, table, step, ds, n_sub, S_FLOOR)
+            return out[0], out[1], out[2]
+
+        return psf_rows
+
+
+_register_numba()
+
+
+def factor_product(a, b):
     """Return ``a @ b`` for ``(m, r) @ (r, n)`` (``a`` constant).
 
     ``b`` itself when ``a`` is the identity (a full-rank factorisation, see :func:`low_rank`),

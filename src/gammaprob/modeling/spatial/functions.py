@@ -17,7 +17,7 @@ import numpy as np
 
 from gammaprob.utils.xp import namespace
 
-from .sphere import DEG_TO_RAD, SR_PER_DEG2, elliptical_offset, separation
+from .sphere import DEG_TO_RAD, SR_PER_DEG2, elliptical_offset, haversine, separation
 
 __all__ = [
     "DISK_EDGE_SCALE",
@@ -41,6 +41,13 @@ _N_DISK_NODES = 256
 _DISK_NODES = (np.arange(_N_DISK_NODES) + 0.5) * (0.5 * np.pi / _N_DISK_NODES)
 
 
+def _is_zero(value) -> bool:
+    """Whether ``value`` is a number (not a tensor) equal to 0."""
+    if not isinstance(value, int | float | np.number | np.ndarray) or np.ndim(value) != 0:
+        return False
+    return float(np.asarray(value)) == 0.0
+
+
 def _safe_sqrt(x, xp):
     """``sqrt(max(x, 0))`` with a zero (not infinite) gradient where ``x <= 0``."""
     positive = xp.asarray(x) > 0
@@ -60,7 +67,9 @@ def gaussian(lon, lat, lon_0, lat_0, sigma, e, phi):
     width in the direction of the point (see :func:`~.sphere.elliptical_offset`). For
     ``e == 0`` the normalisation is exact on the sphere, ``1 / (4 pi a (1 - exp(-1/a)))``
     with ``a = 1 - cos(sigma)``; for ``e > 0`` it is the flat-sky ``1 / (2 pi sigma^2
-    sqrt(1 - e^2))`` (as in gammapy; the two differ by a relative O(sigma^2)).
+    sqrt(1 - e^2))`` (as in gammapy; the two differ by a relative O(sigma^2)). A fixed
+    ``e = 0`` (a number, not a tensor) takes the circular form directly (same values to
+    rounding, no position-angle terms).
 
     Parameters
     ----------
@@ -81,12 +90,14 @@ def gaussian(lon, lat, lon_0, lat_0, sigma, e, phi):
         Surface brightness (sr^-1).
     """
     xp = namespace(lon, lat, lon_0, lat_0, sigma, e, phi)
-    hav, _, inv_r_eff2 = elliptical_offset(lon, lat, lon_0, lat_0, sigma, e, phi)
-    sigma_eff = 1.0 / xp.sqrt(inv_r_eff2)
-    a_eff = 2.0 * xp.square(xp.sin(0.5 * sigma_eff))
     sigma_rad = sigma * DEG_TO_RAD
     a_0 = 2.0 * xp.square(xp.sin(0.5 * sigma_rad))
     norm_sphere = 1.0 / (-4.0 * np.pi * a_0 * xp.expm1(-1.0 / a_0))
+    if _is_zero(e):  # circular (fixed e = 0): the effective width is sigma in every direction
+        return norm_sphere * xp.exp(-haversine(lon, lat, lon_0, lat_0) / a_0)
+    hav, _, inv_r_eff2 = elliptical_offset(lon, lat, lon_0, lat_0, sigma, e, phi)
+    sigma_eff = 1.0 / xp.sqrt(inv_r_eff2)
+    a_eff = 2.0 * xp.square(xp.sin(0.5 * sigma_eff))
     norm_flat = 1.0 / (2.0 * np.pi * xp.square(sigma_rad) * xp.sqrt(1.0 - xp.square(e)))
     norm = xp.where(xp.asarray(e) > 0, norm_flat, norm_sphere)
     return norm * xp.exp(-hav / a_eff)
