@@ -163,3 +163,22 @@ def test_psf_rows_op_numba_equals_numpy_and_grad(rng):
             rel_tol=1e-5,
             mode=mode,
         )
+
+
+@pytest.mark.jax
+def test_psf_rows_jax_graph_equals_numba_op(rng):
+    """Under JAX (numpyro) the Op becomes a plain graph with the same values and gradient."""
+    sigmas = np.geomspace(0.1, 0.04, 3)
+    r = np.linspace(0.0, 0.6, 300)
+    table = np.exp(-0.5 * (r[None, :] / sigmas[:, None]) ** 2)
+    table[:, -1] = 0.0
+    op = PsfRows(table, 0.004, rng.uniform(-0.3, 0.3, (40, 4)), rng.uniform(-0.3, 0.3, (40, 4)))
+    lon_0, lat_0 = pt.dscalar("lon_0"), pt.dscalar("lat_0")
+    weights = rng.uniform(size=(3, 40))
+    cost = (op(lon_0, lat_0)[0] * weights).sum()
+    outputs = [cost, *pytensor.grad(cost, [lon_0, lat_0])]
+    numba_fn = pytensor.function([lon_0, lat_0], outputs, mode="NUMBA")
+    jax_fn = pytensor.function([lon_0, lat_0], outputs, mode="JAX")
+    assert not any(isinstance(n.op, PsfRows) for n in jax_fn.maker.fgraph.apply_nodes)
+    for point in [(0.013, -0.021), (0.2, 0.1)]:
+        np.testing.assert_allclose([float(v) for v in jax_fn(*point)], numba_fn(*point), rtol=1e-10)

@@ -10,7 +10,9 @@ from scipy.stats import poisson
 from gammaprob.likelihood.poisson import VectorLog, poisson_logp, poisson_term, vector_log
 
 
-@pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
+@pytest.mark.parametrize(
+    "mode", ["NUMBA", "FAST_COMPILE", pytest.param("JAX", marks=pytest.mark.jax)]
+)
 def test_poisson_logp_equals_scipy_with_edge_cases(mode):
     rng = np.random.default_rng(3)
     mu0 = rng.uniform(0.05, 5.0, 5000)
@@ -19,12 +21,16 @@ def test_poisson_logp_equals_scipy_with_edge_cases(mode):
     counts[:3] = [0, 2, 1]
     mu = pt.dvector("mu")
     f = pytensor.function([mu], poisson_logp(mu, counts), mode=mode)
-    assert any(isinstance(node.op, VectorLog) for node in f.maker.fgraph.apply_nodes)
-    out = f(mu0)
+    # under JAX (numpyro) a rewrite puts pytensor's log in place of the numpy call
+    uses_op = any(isinstance(node.op, VectorLog) for node in f.maker.fgraph.apply_nodes)
+    assert uses_op == (mode != "JAX")
+    out = np.asarray(f(mu0))
     expected = poisson.logpmf(counts[3:], mu0[3:])
     np.testing.assert_allclose(out[3:], expected, rtol=1e-13, atol=1e-13)
     assert out[0] == 0.0 and out[1] == -np.inf and out[2] == -np.inf
-    grad = pytensor.function([mu], pt.grad(vector_log(mu).sum(), mu), mode=mode)(mu0[3:])
+    grad = np.asarray(
+        pytensor.function([mu], pt.grad(vector_log(mu).sum(), mu), mode=mode)(mu0[3:])
+    )
     np.testing.assert_allclose(grad, 1.0 / mu0[3:], rtol=1e-15)
 
 

@@ -429,6 +429,59 @@ def _register_numba() -> None:
 _register_numba()
 
 
+def psf_rows_graph(op: PsfRows, lon_0, lat_0) -> list:
+    """Compute what :class:`PsfRows` computes, as a plain pytensor graph (same formulas).
+
+    For backends without the numba loop (JAX: numpyro, blackjax), where a rewrite puts it in
+    place of the Op. Returns the rows and their derivatives in ``lon_0`` and ``lat_0``.
+    """
+    import pytensor.tensor as pt
+
+    d2r = np.pi / 180.0
+    t = op.trig
+    sb_lon, cb_lon = pt.sin(0.5 * d2r * lon_0), pt.cos(0.5 * d2r * lon_0)
+    sb_lat, cb_lat = pt.sin(0.5 * d2r * lat_0), pt.cos(0.5 * d2r * lat_0)
+    c_lat0, s_lat0 = pt.cos(d2r * lat_0), pt.sin(d2r * lat_0)
+    s_lon = t[0] * cb_lon - t[1] * sb_lon  # sin((lon - lon_0) / 2)
+    s_lat = t[2] * cb_lat - t[3] * sb_lat
+    root = pt.sqrt(s_lat**2 + t[4] * c_lat0 * s_lon**2 + S_FLOOR)
+    x = root / op.ds
+    index = pt.clip(pt.floor(x), 0.0, op.step.shape[0] - 1.0)
+    u = x - index
+    dw_dh = pt.switch((u >= 0.0) & (u <= 1.0), 0.5 / (op.ds * root), 0.0)
+    c_lon = t[1] * cb_lon + t[0] * sb_lon
+    c_lat = t[3] * cb_lat + t[2] * sb_lat
+    dw_dlon = -dw_dh * d2r * t[4] * c_lat0 * s_lon * c_lon
+    dw_dlat = -dw_dh * d2r * (s_lat * c_lat + t[4] * s_lat0 * s_lon**2)
+    j = index.astype("int64")
+    table, slope = pt.as_tensor_variable(op.table)[j], pt.as_tensor_variable(op.step)[j]
+
+    def pixel_mean(values):  # (n_nodes, K) -> (K, n_pix)
+        return values.reshape((op.n_pix, op.n_sub, -1)).mean(axis=1).T
+
+    return [
+        pixel_mean(table + slope * pt.clip(u, 0.0, 1.0)[:, None]),
+        pixel_mean(slope * dw_dlon[:, None]),
+        pixel_mean(slope * dw_dlat[:, None]),
+    ]
+
+
+def _register_jax_rewrite() -> None:
+    from pytensor.compile import optdb
+    from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+
+    @node_rewriter([PsfRows])
+    def _psf_rows_as_graph(fgraph, node):
+        return psf_rows_graph(node.op, *node.inputs)
+
+    optdb.register(
+        "gammaprob_psf_rows_graph", dfs_rewriter(_psf_rows_as_graph), "jax", position=100
+    )
+
+
+_register_jax_rewrite()
+
+
 def factor_product(a, b):
     """Return ``a @ b`` for ``(m, r) @ (r, n)`` (``a`` constant).
 

@@ -61,6 +61,25 @@ class VectorLog(Op):
 vector_log = VectorLog()
 
 
+def _register_jax_rewrite() -> None:
+    """In JAX-compiled graphs (numpyro, blackjax) :class:`VectorLog` becomes ``log``."""
+    from pytensor.compile import optdb
+    from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+
+    @node_rewriter([VectorLog])
+    def _vector_log_as_log(fgraph, node):
+        import pytensor.tensor as pt
+
+        return [pt.log(node.inputs[0])]
+
+    optdb.register(
+        "gammaprob_vector_log_as_log", dfs_rewriter(_vector_log_as_log), "jax", position=100
+    )
+
+
+_register_jax_rewrite()
+
+
 def poisson_logp(mu, counts: np.ndarray):
     """Elementwise Poisson log-probability ``n log mu - mu - log n!`` of constant ``counts``.
 
