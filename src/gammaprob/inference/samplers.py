@@ -148,6 +148,8 @@ def sample(
 
         if "step" not in kwargs:  # a user's prebuilt step method carries its own settings
             kwargs["nuts"] = {"target_accept": target_accept, **kwargs.pop("nuts", {})}
+        if sampler in ("numpyro", "blackjax"):
+            kwargs["nuts"].setdefault("chain_method", _jax_chain_method(chains))
         tree = pm.sample(
             draws=draws,
             tune=tune,
@@ -173,6 +175,16 @@ def sample(
     if check:
         check_convergence(tree, warn=True)
     return tree
+
+
+def _jax_chain_method(chains: int) -> str:
+    """Run JAX chains in parallel over devices when there are enough, else vectorised on one.
+
+    (JAX's "parallel" on a single CPU or GPU falls back to one chain after the other.)
+    """
+    import jax
+
+    return "parallel" if jax.local_device_count() >= chains else "vectorized"
 
 
 def _has_observed(model) -> bool:
