@@ -44,52 +44,14 @@ WARM_REPEATS = 5
 
 
 # -- workers (run in a fresh process) ----------------------------------------------------------
-def worker_gammaprob() -> dict:
-    """Import the workflow modules, read the spectra (first and warm)."""
+def _time_workflow(modules, read, count_bins) -> dict:
+    """Import ``modules``, then ``read()`` once (first read) and WARM_REPEATS more times."""
     import importlib
 
     t0, c0 = time.perf_counter(), time.process_time()
-    for module in WORKFLOW:
+    for module in modules:
         importlib.import_module(module)
     t1 = time.perf_counter()
-    from gammaprob.analysis.joint_crab import load_joint_crab_datasets
-
-    datasets = load_joint_crab_datasets()
-    t2, c2 = time.perf_counter(), time.process_time()
-    warm = []
-    for _ in range(WARM_REPEATS):
-        start = time.perf_counter()
-        load_joint_crab_datasets()
-        warm.append(time.perf_counter() - start)
-    return {
-        "import_s": t1 - t0,
-        "read_s": t2 - t1,
-        "read_warm_s": min(warm),
-        "import_and_read_cpu_s": c2 - c0,
-        "n_datasets": len(datasets),
-        "n_fit_bins": int(sum(ds.mask.sum() for ds in datasets)),
-    }
-
-
-def worker_gammapy(files: list[list]) -> dict:
-    """Import gammapy.datasets and gammapy.modeling, read the same spectra (first and warm)."""
-    import importlib
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    for module in GAMMAPY_WORKFLOW:
-        importlib.import_module(module)
-    t1 = time.perf_counter()
-    import astropy.units as u
-    from gammapy.datasets import SpectrumDatasetOnOff
-
-    def read() -> list:
-        out = []
-        for path, name, e_min, e_max in files:
-            ds = SpectrumDatasetOnOff.read(path)
-            ds.mask_fit = ds.counts.geom.energy_mask(e_min * u.TeV, e_max * u.TeV)
-            out.append(ds.copy(name=name))
-        return out
-
     datasets = read()
     t2, c2 = time.perf_counter(), time.process_time()
     warm = []
@@ -103,8 +65,38 @@ def worker_gammapy(files: list[list]) -> dict:
         "read_warm_s": min(warm),
         "import_and_read_cpu_s": c2 - c0,
         "n_datasets": len(datasets),
-        "n_fit_bins": int(sum(ds.mask.data.sum() for ds in datasets)),
+        "n_fit_bins": count_bins(datasets),
     }
+
+
+def worker_gammaprob() -> dict:
+    """Import the workflow modules, read the spectra (first and warm)."""
+
+    def read() -> list:
+        from gammaprob.analysis.joint_crab import load_joint_crab_datasets
+
+        return load_joint_crab_datasets()
+
+    return _time_workflow(WORKFLOW, read, lambda ds: int(sum(d.mask.sum() for d in ds)))
+
+
+def worker_gammapy(files: list[list]) -> dict:
+    """Import gammapy.datasets and gammapy.modeling, read the same spectra (first and warm)."""
+
+    def read() -> list:
+        import astropy.units as u
+        from gammapy.datasets import SpectrumDatasetOnOff
+
+        out = []
+        for path, name, e_min, e_max in files:
+            ds = SpectrumDatasetOnOff.read(path)
+            ds.mask_fit = ds.counts.geom.energy_mask(e_min * u.TeV, e_max * u.TeV)
+            out.append(ds.copy(name=name))
+        return out
+
+    return _time_workflow(
+        GAMMAPY_WORKFLOW, read, lambda ds: int(sum(d.mask.data.sum() for d in ds))
+    )
 
 
 # -- driver -------------------------------------------------------------------------------------
