@@ -181,3 +181,19 @@ def map_response_from_gammapy(dataset, position, name=None):
         mask_safe=dataset.mask_safe.data,
         psf_energy=psf_energy,
     )
+
+
+def verify_grad(function, point, *, seed, tol=1e-4, mode="FAST_COMPILE"):
+    """``pytensor.gradient.verify_grad`` at ``point`` (floats) with the tests' usual settings."""
+    import numpy as np
+    import pytensor
+
+    pytensor.gradient.verify_grad(
+        function,
+        [np.array(value) for value in point],
+        rng=np.random.default_rng(seed),
+        eps=1e-7,
+        abs_tol=tol,
+        rel_tol=tol,
+        mode=mode,
+    )

@@ -84,7 +84,7 @@ def test_gaussian_convolved_with_gaussian_psf_is_analytic(response, helpers):
     np.testing.assert_allclose(signal.sum(axis=1), expected.sum(axis=1), rtol=2e-3)
 
 
-def test_graph_equals_numpy_and_verify_grad_position_size(response):
+def test_graph_equals_numpy_and_verify_grad_position_size(response, helpers):
     model = _gauss()
     positions = {"ext": (0.0, 0.0, 0.02)}
     fold = MapFold.build(
@@ -114,15 +114,7 @@ def test_graph_equals_numpy_and_verify_grad_position_size(response):
         m = fold.npred(dict(VALUES, **{"ext::lon_0": lon, "ext::lat_0": lat, "ext::sigma": sigma}))
         return (counts * pt.log(m) - m).sum()
 
-    pytensor.gradient.verify_grad(
-        logp,
-        [np.array(0.004), np.array(-0.006), np.array(0.03)],
-        rng=np.random.default_rng(3),
-        eps=1e-7,
-        abs_tol=1e-4,
-        rel_tol=1e-4,
-        mode="FAST_COMPILE",
-    )
+    helpers.verify_grad(logp, [0.004, -0.006, 0.03], seed=3)
 
 
 @pytest.mark.parametrize("sigmas", [[0.05] * N_TRUE, [0.05, 0.05, 0.04, 0.04]])
@@ -153,15 +145,7 @@ def test_factored_kernels_equal_full_convolution(rng, helpers, sigmas):
         values = dict(VALUES, **{"ext::lon_0": lon, "ext::lat_0": lat, "ext::sigma": sigma})
         return (source.convolve(source.image(values), fold.gathers[0]) * weights_out).sum()
 
-    pytensor.gradient.verify_grad(
-        total,
-        [np.array(0.004), np.array(-0.006), np.array(0.03)],
-        rng=np.random.default_rng(4),
-        eps=1e-7,
-        abs_tol=1e-4,
-        rel_tol=1e-4,
-        mode="FAST_COMPILE",
-    )
+    helpers.verify_grad(total, [0.004, -0.006, 0.03], seed=4)
 
 
 def test_separable_lines_equal_sub_pixel_nodes(response):
@@ -274,12 +258,4 @@ def test_rank_one_fold_equals_per_energy_product(rng, helpers):
         values = dict(VALUES, **dict(zip(names, (index, lon, lat, sigma), strict=True)))
         return (fold.signal_cutout(values) * weights_out).sum()
 
-    pytensor.gradient.verify_grad(
-        total,
-        [np.array(2.2), np.array(0.004), np.array(-0.006), np.array(0.03)],
-        rng=np.random.default_rng(6),
-        eps=1e-7,
-        abs_tol=1e-4,
-        rel_tol=1e-4,
-        mode="FAST_COMPILE",
-    )
+    helpers.verify_grad(total, [2.2, 0.004, -0.006, 0.03], seed=6)

@@ -119,18 +119,10 @@ def test_point_fold_equals_full_table(
         return (fold.signal_cutout(p) * weights).sum()
 
     weights = rng.uniform(size=(N_RECO, fold.cutout.size))
-    pytensor.gradient.verify_grad(
-        signal,
-        [np.array(0.013), np.array(-0.027), np.array(2.2)],
-        rng=np.random.default_rng(5),
-        eps=1e-7,
-        abs_tol=1e-4,
-        rel_tol=1e-4,
-        mode="FAST_COMPILE",
-    )
+    helpers.verify_grad(signal, [0.013, -0.027, 2.2], seed=5)
 
 
-def test_psf_rows_op_numba_equals_numpy_and_grad(rng):
+def test_psf_rows_op_numba_equals_numpy_and_grad(rng, helpers):
     """The compiled lookup = numpy interpolation; its gradient in the position by verify_grad."""
     sigmas = np.geomspace(0.1, 0.04, 6)
     r = np.linspace(0.0, 0.6, 400)
@@ -154,13 +146,11 @@ def test_psf_rows_op_numba_equals_numpy_and_grad(rng):
     assert np.all(np.isnan(compiled(np.nan, 0.0)))
     weights = rng.uniform(size=expected.shape)
     for mode in ("NUMBA", "FAST_COMPILE"):
-        pytensor.gradient.verify_grad(
+        helpers.verify_grad(
             lambda lon, lat: (op(lon, lat)[0] * weights).sum(),
-            [np.array(0.013), np.array(-0.021)],
-            rng=np.random.default_rng(7),
-            eps=1e-7,
-            abs_tol=1e-5,
-            rel_tol=1e-5,
+            [0.013, -0.021],
+            seed=7,
+            tol=1e-5,
             mode=mode,
         )
 

@@ -22,18 +22,6 @@ pytestmark = [pytest.mark.requires_data, pytest.mark.requires_gammapy]
 LON, LAT = 184.5575, -5.7844
 
 
-@pytest.fixture(scope="module")
-def fermi(gammapy_data, helpers):
-    helpers.import_gammapy()
-    from astropy.coordinates import SkyCoord
-    from gammapy.datasets import MapDataset
-
-    path = gammapy_data / "fermi-3fhl-crab/Fermi-LAT-3FHL_data_Fermi-LAT.fits"
-    dataset = MapDataset.read(path, name="fermi")
-    position = SkyCoord(LON, LAT, unit="deg", frame="galactic")
-    return dataset, helpers.map_response_from_gammapy(dataset, position)
-
-
 def _models(kind):
     from gammapy.modeling.models import (
         DiskSpatialModel,

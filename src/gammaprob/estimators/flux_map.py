@@ -37,6 +37,17 @@ __all__ = ["FluxMapEstimator", "FluxMaps"]
 METHODS = ("laplace", "grid")
 _CHUNK = 2048
 _NEWTON_STEPS = 50
+#: Per-pixel outputs of both methods (before conversion to flux units).
+_OUTPUT_KEYS = (
+    "norm",
+    "norm_errn",
+    "norm_errp",
+    "norm_ul",
+    "norm_best",
+    "norm_sigma",
+    "ts",
+    "prob_positive",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,17 +320,7 @@ class FluxMapEstimator:
         pixel_ok = mask.any(axis=0) & (npred_ref.sum(axis=0) > 0)
         rows = np.flatnonzero(pixel_ok)
         shape = pixel_ok.shape
-        keys = (
-            "norm",
-            "norm_errn",
-            "norm_errp",
-            "norm_ul",
-            "norm_best",
-            "norm_sigma",
-            "ts",
-            "prob_positive",
-        )
-        out = {key: np.full(shape, np.nan) for key in keys}
+        out = {key: np.full(shape, np.nan) for key in _OUTPUT_KEYS}
         for start in range(0, rows.size, _CHUNK):
             chunk = rows[start : start + _CHUNK]
             n = _patches(counts, my, mx, chunk)
@@ -393,17 +394,7 @@ class FluxMapEstimator:
 
     def _grid(self, n, b, m) -> dict:
         """Exact grid posterior per pixel (flat prior on k >= 0)."""
-        keys = (
-            "norm",
-            "norm_errn",
-            "norm_errp",
-            "norm_ul",
-            "norm_best",
-            "norm_sigma",
-            "ts",
-            "prob_positive",
-        )
-        out = {key: np.full(n.shape[0], np.nan) for key in keys}
+        out = {key: np.full(n.shape[0], np.nan) for key in _OUTPUT_KEYS}
         zeros = np.zeros(n.shape[1])
         q = [(1 - self.prob) / 2, 0.5, (1 + self.prob) / 2, self.ul_prob]
         laplace = self._laplace(n, b, m)
