@@ -157,26 +157,24 @@ def test_ring_background(make_observation):
         )
 
 
-def test_reduce_reports_failures_and_stacks(make_observation, capsys):
+def test_reduce_skips_failures_on_request_and_stacks(make_observation, capsys):
     template = _wcs_template()
     observations = [make_observation(1), make_observation(2, bkg=False), make_observation(3)]
     makers = [
         MapDatasetMaker(selection=["counts", "background"]),
         SafeMaskMaker(["offset-max"], offset_max="2 deg"),
     ]
-    with pytest.warns(UserWarning, match=r"1 of 3 observation\(s\) failed: \[2\]"):
-        result = reduce(template, observations, makers, progress=False)
+    with pytest.warns(UserWarning, match=r"skipped 1 of 3 observation\(s\).*\n  2: ValueError"):
+        result = reduce(template, observations, makers, progress=False, on_error="skip")
     assert [d.name for d in result.datasets] == ["map-1", "map-3"]
-    assert "no background IRF" in result.failed[2]
+    assert "no background IRF" in result.skipped[2]
     with pytest.warns(UserWarning):
-        stacked = reduce(template, observations, makers, stack=True, progress=True)
+        stacked = reduce(template, observations, makers, stack=True, progress=True, on_error="skip")
     assert "3/3" in capsys.readouterr().err  # the tqdm progress bar
     (one,) = list(stacked.datasets)
     direct = stack_map_datasets(list(result.datasets))
     assert np.array_equal(one.counts.data, direct.counts.data)
     assert one.meta["obs_ids"] == [1, 3]
-    with pytest.raises(RuntimeError, match="every observation failed"), pytest.warns(UserWarning):
-        reduce(template, [make_observation(4, bkg=False)], makers, progress=False)
 
 
 @pytest.mark.slow

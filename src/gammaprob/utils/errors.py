@@ -51,3 +51,22 @@ class FormatError(GammaprobError, ValueError):
 
 class DataNotFoundError(GammaprobError, FileNotFoundError):
     """Data the user asked for are not where gammaprob looked."""
+
+
+class ReductionError(GammaprobError, RuntimeError):
+    """Reducing one observation to a dataset failed.
+
+    Raised by :func:`gammaprob.makers.reduce` (with its default ``on_error="raise"``) with the
+    original exception chained as ``__cause__``.
+
+    Parameters
+    ----------
+    obs_id : int, str or None
+        Id of the observation that failed (None when the error concerns several).
+    message : str
+        What went wrong (``"ExceptionType: message"`` of the original error).
+    """
+
+    def __init__(self, obs_id: int | str | None, message: str) -> None:
+        self.obs_id = obs_id
+        super().__init__(message if obs_id is None else f"observation {obs_id}: {message}")
