@@ -6,9 +6,11 @@ energy bin only. Two modes:
 - ``"conditional"`` (default): every other parameter is fixed (at given values or posterior
   medians), so the norm's posterior is one-dimensional and is computed exactly on a grid
   (:mod:`.norm_posterior`); the ON/OFF background of each bin is integrated out analytically
-  (Jeffreys or flat prior on the OFF expectation) or profiled (WStat, ``background="profile"``);
-- ``"marginal"``: the norm is sampled with NUTS jointly with the free parameters of the
-  other models and the latent OFF expectations (PyMC model of the bin's data).
+  (``onoff="marginal"``, default, with ``background_prior="jeffreys"`` or ``"flat"`` on the
+  OFF expectation) or profiled (``onoff="wstat"``);
+- ``"joint"``: the norm is sampled with NUTS jointly with the free parameters of the other
+  models (PyMC model of the bin's data; the OFF expectations are sampled with the same prior,
+  which gives the same posterior as integrating them out, or profiled with ``"wstat"``).
 
 The output is a :class:`~gammaprob.datasets.FluxPoints` table in the GADF ``likelihood`` SED
 format (``norm`` plus ``ref_dnde``/``ref_flux``/``ref_eflux``), with ``dnde``, ``e2dnde``,
@@ -27,6 +29,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
+from gammaprob.stats import get_wstat_mu_bkg
+
 from ._source import (
     bin_owner,
     frozen_model,
@@ -35,11 +39,29 @@ from ._source import (
     predicted,
     spectrum_responses,
 )
-from .norm_posterior import BACKGROUND_TREATMENTS, NormPosterior, NormTerms, norm_posterior
+from .norm_posterior import NormPosterior, NormTerms, check_onoff_choice, norm_posterior
 
 __all__ = ["FluxPointsEstimator", "summarize_norm"]
 
-MODES = ("conditional", "marginal")
+MODES = ("conditional", "joint")
+#: Keywords of the estimators that were renamed: old name -> what to use instead
+_RENAMED = {
+    "background": "onoff= ('marginal' or 'wstat', formerly 'profile') and background_prior= "
+    "('jeffreys' or 'flat', formerly background='jeffreys' or 'marginal')",
+}
+
+
+def refuse_renamed(owner: str, kwargs: dict) -> None:
+    """Raise TypeError for keywords ``owner`` does not take, naming the renamed ones."""
+    for key in kwargs:
+        if key in _RENAMED:
+            raise TypeError(
+                f"{owner}() got the keyword {key!r}, which was renamed: use {_RENAMED[key]}"
+            )
+    if kwargs:
+        raise TypeError(f"{owner}() got unexpected keyword argument(s) {sorted(kwargs)}")
+
+
 _DNDE = u.Unit("cm-2 s-1 TeV-1")
 _N_SCAN = 150
 
@@ -120,17 +142,19 @@ class FluxPointsEstimator:
         Level of the central credible interval (``norm_errn``/``norm_errp``), default 0.68.
     ul_prob : float
         Level of the credible upper limit ``norm_ul``, default 0.95.
-    mode : {"conditional", "marginal"}
-        See the module docstring.
+    mode : {"conditional", "joint"}
+        See the module docstring (``"joint"`` was called ``"marginal"``).
     norm_prior : "flat" or gammaprob Prior
         Prior of each norm: ``"flat"`` (uniform on ``norm >= 0``, default) or a Prior with
         non-negative support (e.g. ``LogUniform(1e-3, 1e3)``, ``HalfNormal(5)``).
-    background : {"marginal", "jeffreys", "profile"}
-        On/off data: integrate the OFF expectation of each bin out with a Jeffreys
-        (``beta^-1/2``, default) or flat prior, or profile it (WStat, gammapy's treatment).
-        With few OFF counts per bin the choice matters (see docs/estimators.md). The marginal
-        mode samples the OFF expectations with the same prior (WStat potential for
-        ``"profile"``).
+    onoff : {"marginal", "wstat"}
+        On/off data: integrate the OFF expectation of each bin out analytically (default), or
+        profile it (WStat, gammapy's treatment). The joint mode samples the OFF expectations
+        with the same prior (WStat potential for ``"wstat"``).
+    background_prior : {"jeffreys", "flat"}
+        Prior of the OFF expectation integrated out with ``onoff="marginal"``: Jeffreys'
+        ``beta^-1/2`` (default) or flat. With few OFF counts per bin the choice matters (see
+        docs/estimators.md).
     is_ul_ts : float
         A point is flagged ``is_ul`` when its TS-equivalent is below this (default 4, i.e.
         ``sqrt_ts < 2`` as gammapy).
@@ -150,11 +174,14 @@ class FluxPointsEstimator:
         ul_prob: float = 0.95,
         mode: str = "conditional",
         norm_prior: Any = "flat",
-        background: str = "jeffreys",
+        onoff: str = "marginal",
+        background_prior: str = "jeffreys",
         is_ul_ts: float = 4.0,
         n_grid: int = 400,
         sampler_kwargs: dict | None = None,
+        **removed,
     ) -> None:
+        refuse_renamed(type(self).__name__, removed)
         self.source = source
         edges = u.Quantity(energy_edges)
         if not edges.unit.is_equivalent(u.TeV):
@@ -166,13 +193,12 @@ class FluxPointsEstimator:
         self.prob = _check_prob(prob, "prob")
         self.ul_prob = _check_prob(ul_prob, "ul_prob")
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            hint = " ('marginal' is the former name of 'joint')" if mode == "marginal" else ""
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}{hint}")
         self.mode = mode
-        if background not in BACKGROUND_TREATMENTS:
-            raise ValueError(
-                f"background must be one of {BACKGROUND_TREATMENTS}, got {background!r}"
-            )
-        self.background = background
+        check_onoff_choice(onoff, background_prior)
+        self.onoff = onoff
+        self.background_prior = background_prior
         from .norm_posterior import prior_logpdf
 
         prior_logpdf(norm_prior, np.array([1.0]))  # validates the prior
@@ -287,15 +313,22 @@ class FluxPointsEstimator:
             if t is None or not t.mu.sum() > 0:
                 rows.append(None)
                 continue
-            post = norm_posterior(t, self.norm_prior, self.background, self.n_grid)
+            post = norm_posterior(
+                t,
+                self.norm_prior,
+                self.onoff,
+                self.n_grid,
+                background_prior=self.background_prior,
+            )
             draws = None
-            if self.mode == "marginal":
+            if self.mode == "joint":
                 draws = self._sample_bin(k, datasets, frozen, others, post)
             rows.append((t, post, summarize_norm(post, self.prob, self.ul_prob, draws)))
         return frozen, rows
 
     def _sample_bin(self, k, datasets, frozen, others, post) -> np.ndarray:
         from gammaprob.inference import build_model, sample
+        from gammaprob.likelihood import flat_background
         from gammaprob.modeling import SkyModel, Uniform
         from gammaprob.modeling.spectral import ScaledSpectral
 
@@ -316,13 +349,13 @@ class FluxPointsEstimator:
             name=frozen.name,
             datasets_names=frozen.datasets_names,
         )
-        if self.background == "profile":
+        if self.onoff == "wstat":
             with warnings.catch_warnings():  # no predictive checks are needed here
                 warnings.filterwarnings("ignore", message=".*profiled WStat", category=UserWarning)
-                model = build_model(selected, [scaled, *others], likelihood="wstat")
-        else:
-            prior = _jeffreys_background if self.background == "jeffreys" else None
-            model = build_model(selected, [scaled, *others], background_prior=prior)
+                model = build_model(selected, [scaled, *others], onoff="wstat")
+        else:  # the OFF expectations sampled with the prior the grid integrates out
+            prior = _jeffreys_background if self.background_prior == "jeffreys" else flat_background
+            model = build_model(selected, [scaled, *others], onoff="latent", background_prior=prior)
         kwargs = {"draws": 1000, "tune": 1000, "chains": 2, "progressbar": False}
         kwargs.update(self.sampler_kwargs)
         result = sample(model, **kwargs)
@@ -348,7 +381,8 @@ class FluxPointsEstimator:
             "CREDPROB": self.prob,
             "UL_PROB": self.ul_prob,
             "NORMPRIO": _prior_text(self.norm_prior),
-            "BKGTREAT": self.background,
+            "ONOFF": self.onoff,
+            "BKGPRIOR": self.background_prior if self.onoff == "marginal" else "none (profiled)",
             "POINT": "posterior median",
             "ERRORS": f"central {self.prob:g} credible interval",
             "UL_CRIT": f"is_ul where ts < {self.is_ul_ts:g}",
@@ -425,12 +459,5 @@ def _background_at(terms: NormTerms, norm: float) -> np.ndarray:
     out = terms.background.copy()
     on = terms.onoff
     if np.any(on):
-        c = a[on] * (n[on] + m[on]) - (1 + a[on]) * s[on]
-        d = np.sqrt(c**2 + 4 * a[on] * (a[on] + 1) * m[on] * s[on])
-        beta = np.where(
-            m[on] > 0,
-            (c + d) / (2 * a[on] * (a[on] + 1)),
-            np.maximum(c, 0) / (a[on] * (a[on] + 1)),
-        )
-        out[on] = a[on] * beta
+        out[on] = a[on] * get_wstat_mu_bkg(n[on], m[on], a[on], s[on])
     return out

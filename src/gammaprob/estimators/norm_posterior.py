@@ -11,14 +11,14 @@ with ``mu_j`` the reference signal counts, ``o_j`` fixed extra signal (other sou
 reconstructed bins ``j`` of the flux bin, summed over datasets. Per bin:
 
 - known background ``b`` (Cash): ``L = Pois(n | s + b)``;
-- on/off with ``background="marginal"``: the OFF expectation ``beta`` has a flat prior
-  on ``[0, inf)`` and is integrated out analytically,
+- on/off with ``onoff="marginal"`` (default): the OFF expectation ``beta`` is integrated out
+  analytically under the prior ``beta^(c - 1)`` on ``[0, inf)``,
   ``L(s) = e^{-s} sum_k C(n, k) s^{n-k} alpha^k Gamma(k + m + c) / (1 + alpha)^{k + m + c}`` (up
-  to a constant), with ``n``, ``m`` the ON, OFF counts and ``c = 1``;
-- on/off with ``background="jeffreys"`` (default of the estimators): the same with the Jeffreys prior ``beta^-1/2``
-  (``c = 1/2``), which adds half an OFF count per bin instead of one;
-- on/off with ``background="profile"``: the profiled WStat, ``L = exp(-WStat / 2)`` (what
-  gammapy uses).
+  to a constant), with ``n``, ``m`` the ON, OFF counts; ``background_prior="jeffreys"``
+  (default of the estimators) is Jeffreys' ``beta^-1/2`` (``c = 1/2``, half an OFF count per
+  bin), ``background_prior="flat"`` the flat prior (``c = 1``, one OFF count per bin);
+- on/off with ``onoff="wstat"``: the profiled WStat, ``L = exp(-WStat / 2)`` (what gammapy
+  uses).
 
 The grid is found in two passes (a coarse scan, then ``n_grid`` points over the region where
 the log-posterior is within :data:`LOG_RANGE` of its maximum); the density is normalised with
@@ -33,17 +33,49 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, xlogy
 
+from gammaprob.stats import get_wstat_mu_bkg
+
 __all__ = [
-    "BACKGROUND_TREATMENTS",
+    "BACKGROUND_PRIORS",
     "LOG_RANGE",
+    "ONOFF_MODES",
     "NormPosterior",
     "NormTerms",
     "norm_posterior",
     "prior_logpdf",
 ]
 
-BACKGROUND_TREATMENTS = ("marginal", "jeffreys", "profile")
-_PRIOR_SHAPE = {"marginal": 1.0, "jeffreys": 0.5}
+#: On/off treatments of the grid posterior (the values of ``onoff=``, first the default); the
+#: OFF expectation is integrated out analytically or profiled, never sampled on a grid
+ONOFF_MODES = ("marginal", "wstat")
+#: Priors of the OFF expectation integrated out by ``onoff="marginal"``: name -> exponent ``c``
+#: of ``beta^(c - 1)`` (first the default)
+BACKGROUND_PRIORS = {"jeffreys": 0.5, "flat": 1.0}
+
+
+def check_onoff_choice(onoff: str, background_prior: str) -> None:
+    """Raise ValueError unless ``onoff`` and ``background_prior`` are known names.
+
+    Parameters
+    ----------
+    onoff : str
+        One of :data:`ONOFF_MODES`.
+    background_prior : str
+        One of :data:`BACKGROUND_PRIORS` (used with ``onoff="marginal"``).
+    """
+    if onoff not in ONOFF_MODES:
+        hint = ""
+        if onoff == "profile":
+            hint = " ('profile' is the former name of 'wstat')"
+        elif onoff in BACKGROUND_PRIORS:
+            hint = f" (former value: use onoff='marginal', background_prior={onoff!r})"
+        raise ValueError(f"onoff must be one of {ONOFF_MODES}, got {onoff!r}{hint}")
+    if background_prior not in BACKGROUND_PRIORS:
+        raise ValueError(
+            f"background_prior must be one of {tuple(BACKGROUND_PRIORS)}, got {background_prior!r}"
+        )
+
+
 #: The fine grid covers log-posterior values within this distance of the maximum.
 LOG_RANGE = 40.0
 _COARSE = 257
@@ -125,14 +157,17 @@ def _profile_onoff_loglike(
 ) -> np.ndarray:
     """Sum over bins of ``-WStat / 2`` (background profiled)."""
     n, m, a = n[:, None], m[:, None], alpha[:, None]
-    c = a * (n + m) - (1 + a) * s
-    d = np.sqrt(c**2 + 4 * a * (a + 1) * m * s)
-    beta = np.where(m > 0, (c + d) / (2 * a * (a + 1)), np.maximum(c, 0) / (a * (a + 1)))
+    beta = get_wstat_mu_bkg(n, m, a, s)
     mu_on = s + a * beta
     return (xlogy(n, mu_on) - mu_on + xlogy(m, beta) - beta).sum(axis=0)
 
 
-def log_likelihood(norm: np.ndarray, terms: NormTerms, background: str = "jeffreys") -> np.ndarray:
+def log_likelihood(
+    norm: np.ndarray,
+    terms: NormTerms,
+    onoff: str = "marginal",
+    background_prior: str = "jeffreys",
+) -> np.ndarray:
     """Log-likelihood of ``norm`` (up to a constant) summed over the bins of ``terms``.
 
     Parameters
@@ -141,16 +176,18 @@ def log_likelihood(norm: np.ndarray, terms: NormTerms, background: str = "jeffre
         Norm values (>= 0 where the prediction must stay non-negative).
     terms : NormTerms
         The bins.
-    background : {"marginal", "jeffreys", "profile"}
-        Treatment of the OFF expectation of on/off bins (see the module docstring).
+    onoff : {"marginal", "wstat"}
+        Treatment of the OFF expectation of on/off bins: integrated out analytically or
+        profiled (see the module docstring).
+    background_prior : {"jeffreys", "flat"}
+        Prior of the OFF expectation integrated out with ``onoff="marginal"``.
 
     Returns
     -------
     numpy.ndarray
         ``log L(norm)``, same shape as ``norm``.
     """
-    if background not in BACKGROUND_TREATMENTS:
-        raise ValueError(f"background must be one of {BACKGROUND_TREATMENTS}, got {background!r}")
+    check_onoff_choice(onoff, background_prior)
     norm = np.atleast_1d(np.asarray(norm, dtype=float))
     s = terms.mu[:, None] * norm[None, :] + terms.offset[:, None]
     on = terms.onoff
@@ -161,8 +198,8 @@ def log_likelihood(norm: np.ndarray, terms: NormTerms, background: str = "jeffre
         args = (s[on], terms.counts[on], terms.counts_off[on], terms.alpha[on])
         out += (
             _profile_onoff_loglike(*args)
-            if background == "profile"
-            else _marginal_onoff_loglike(*args, _PRIOR_SHAPE[background])
+            if onoff == "wstat"
+            else _marginal_onoff_loglike(*args, BACKGROUND_PRIORS[background_prior])
         )
     return out
 
@@ -289,8 +326,10 @@ def _scan_range(terms: NormTerms, lo: float, hi: float) -> tuple[float, float]:
 def norm_posterior(
     terms: NormTerms,
     prior="flat",
-    background: str = "jeffreys",
+    onoff: str = "marginal",
     n_grid: int = 400,
+    *,
+    background_prior: str = "jeffreys",
 ) -> NormPosterior:
     """Posterior of the norm by quadrature on an adaptive grid.
 
@@ -300,10 +339,12 @@ def norm_posterior(
         The bins that measure the norm.
     prior : "flat" or Prior
         Prior of the norm (see :func:`prior_logpdf`); the norm is restricted to ``>= 0``.
-    background : {"marginal", "jeffreys", "profile"}
-        Treatment of on/off backgrounds.
+    onoff : {"marginal", "wstat"}
+        Treatment of on/off backgrounds (see :func:`log_likelihood`).
     n_grid : int
         Points of the final grid.
+    background_prior : {"jeffreys", "flat"}
+        Prior of the OFF expectation integrated out with ``onoff="marginal"``.
 
     Returns
     -------
@@ -313,11 +354,16 @@ def norm_posterior(
 
     if n_grid < 50:
         raise ValueError(f"n_grid must be at least 50, got {n_grid}")
+    check_onoff_choice(onoff, background_prior)
+
+    def loglike_of(x):
+        return log_likelihood(x, terms, onoff, background_prior)
+
     lo, hi_support = _support(prior)
     lo, hi = _scan_range(terms, lo, hi_support)
 
     def logpost(x):
-        return prior_logpdf(prior, x) + log_likelihood(x, terms, background)
+        return prior_logpdf(prior, x) + loglike_of(x)
 
     for _ in range(30):  # widen until the posterior has fallen off at the upper end
         coarse = np.linspace(lo, hi, _COARSE)
@@ -332,7 +378,7 @@ def norm_posterior(
     g_lo = coarse[max(inside[0] - 1, 0)]
     g_hi = coarse[min(inside[-1] + 1, _COARSE - 1)]
     grid = np.linspace(g_lo, g_hi, n_grid)
-    loglike = log_likelihood(grid, terms, background)
+    loglike = loglike_of(grid)
     lp = prior_logpdf(prior, grid) + loglike
     weights = np.exp(lp - np.max(lp))
     pdf = weights / np.trapezoid(weights, grid)
@@ -342,12 +388,12 @@ def norm_posterior(
     if i == 0 and g_lo > 0:
         a = 0.0
     fit = minimize_scalar(
-        lambda x: -log_likelihood(np.array([x]), terms, background)[0],
+        lambda x: -loglike_of(np.array([x]))[0],
         bounds=(a, b),
         method="bounded",
         options={"xatol": 1e-10 * max(b, 1e-30)},
     )
     best_x, best = (fit.x, -fit.fun) if -fit.fun > loglike[i] else (grid[i], loglike[i])
-    at_zero = log_likelihood(np.array([0.0]), terms, background)[0]
+    at_zero = loglike_of(np.array([0.0]))[0]
     ts = max(2 * (best - at_zero), 0.0)
     return NormPosterior(grid=grid, pdf=pdf, loglike=loglike, ts=float(ts), norm_best=float(best_x))

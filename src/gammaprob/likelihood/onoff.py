@@ -1,4 +1,4 @@
-"""On/off likelihoods: latent background (generative) or the profiled WStat.
+"""On/off likelihoods: latent background (``onoff="latent"``) or the profiled WStat (``"wstat"``).
 
 Both describe ``n_on ~ Poisson(mu_sig + alpha mu_off)`` and ``n_off ~ Poisson(mu_off)``, with one
 background expectation ``mu_off`` per bin. The generative form keeps ``mu_off`` as a latent
@@ -11,7 +11,8 @@ The latent ``mu_off`` has by default a proper Gamma(1/4, rate 1e-4) prior per bi
 (:func:`gamma_background`; why 1/4 and not Jeffreys' 1/2 or flat: ``validation/onoff_prior``).
 :func:`gammaprob.likelihood.onoff_marginal.onoff_marginal_term` integrates ``mu_off`` out
 analytically for any Gamma prior: one observed ON-counts variable with the same posterior and
-no latent variable per bin.
+no latent variable per bin (``onoff="marginal"``, the default of
+:func:`gammaprob.inference.build_model`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from gammaprob.stats import get_wstat_gof_terms
+from gammaprob.stats import get_wstat_gof_terms, get_wstat_mu_bkg
 
 __all__ = [
     "BACKGROUND_RATE",
@@ -31,22 +32,6 @@ __all__ = [
     "wstat_graph",
     "wstat_term",
 ]
-
-
-def _profile_mu_off(mu_sig, counts, counts_off, alpha):
-    """Profile-likelihood OFF expectation (tensor), stable for C < 0 and n_off = 0."""
-    import pytensor.tensor as pt
-
-    a = alpha * (alpha + 1.0)
-    c = alpha * (counts + counts_off) - (1.0 + alpha) * mu_sig
-    off_pos = counts_off > 0
-    # where n_off == 0 the discriminant is exactly C^2; +1 keeps the unused sqrt branch smooth
-    d = pt.sqrt(c**2 + 4.0 * a * counts_off * mu_sig + np.where(off_pos, 0.0, 1.0))
-    root_pos = (c + d) / (2.0 * a)
-    root_neg = 2.0 * counts_off * mu_sig / pt.maximum(d - c, 1e-300)
-    with_off = pt.where(c >= 0, root_pos, root_neg)
-    without_off = pt.maximum(c, 0.0) / a
-    return pt.where(off_pos, with_off, without_off) if not off_pos.all() else with_off
 
 
 def wstat_graph(mu_sig, counts, counts_off, alpha):
@@ -71,7 +56,7 @@ def wstat_graph(mu_sig, counts, counts_off, alpha):
     counts = np.asarray(counts, dtype=np.float64)
     counts_off = np.asarray(counts_off, dtype=np.float64)
     alpha = np.asarray(alpha, dtype=np.float64)
-    mu_off = _profile_mu_off(mu_sig, counts, counts_off, alpha)
+    mu_off = get_wstat_mu_bkg(counts, counts_off, alpha, mu_sig)
     on_pos = counts > 0
     off_pos = counts_off > 0
     mu_on = mu_sig + alpha * mu_off
@@ -106,7 +91,7 @@ def wstat_term(name: str, mu_sig, counts, counts_off, alpha, *, warn: bool = Tru
         warnings.warn(
             f"dataset {name!r}: the profiled WStat enters as a pm.Potential; prior and posterior "
             "predictive checks and per-dataset log-likelihoods are unavailable for it "
-            "(use the default on/off likelihood with a latent background for those)",
+            "(use onoff='marginal', the default, or onoff='latent' for those)",
             UserWarning,
             stacklevel=2,
         )

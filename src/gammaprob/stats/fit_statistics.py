@@ -16,8 +16,12 @@ References
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
+
+from gammaprob.utils.xp import namespace
 
 __all__ = ["TRUNCATION_VALUE", "cash", "cstat", "get_wstat_gof_terms", "get_wstat_mu_bkg", "wstat"]
 
@@ -121,10 +125,11 @@ def cstat(
     return 2 * (mu_on - n_on + n_on * (np.log(n_on) - np.log(mu_on)))
 
 
-def get_wstat_mu_bkg(
-    n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike, mu_sig: ArrayLike
-) -> np.ndarray:
+def get_wstat_mu_bkg(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike, mu_sig: Any) -> Any:
     r"""Profile-likelihood background expectation in the OFF region for WStat.
+
+    The one implementation of the profiled OFF background in gammaprob: the numpy statistics,
+    the pytensor WStat likelihood and the flux-point estimators all call it.
 
     Maximising the joint Poisson likelihood of ``n_on ~ Pois(mu_sig + alpha b)`` and
     ``n_off ~ Pois(b)`` over ``b`` gives the positive root of a quadratic [XSPEC]_:
@@ -135,35 +140,52 @@ def get_wstat_mu_bkg(
         D = \sqrt{C^2 + 4 \alpha (1 + \alpha)\, n_{off}\, \mu_{sig}}, \quad
         b = \frac{C + D}{2 \alpha (1 + \alpha)}
 
-    For ``C < 0`` the algebraically equal form ``b = 2 n_off mu_sig / (D - C)`` is used
-    to avoid cancellation. The XSPEC zero-count cases follow: ``n_on = 0`` gives
-    ``b = n_off / (1 + alpha)``; ``n_off = 0`` gives ``b = max(0, n_on / (1 + alpha)
-    - mu_sig / alpha)``.
+    Numerically stable: for ``C < 0`` the algebraically equal form
+    ``b = 2 n_off mu_sig / (D - C)`` is used, so no branch subtracts nearly equal numbers
+    (the direct form loses all digits when ``mu_sig >> n_on + n_off``). The zero-count cases
+    are those of the XSPEC definition, set exactly: ``n_on = 0`` gives
+    ``b = n_off / (1 + alpha)``; ``n_off = 0`` gives
+    ``b = max(0, n_on / (1 + alpha) - mu_sig / alpha)``.
 
     Parameters
     ----------
     n_on, n_off : array_like
-        Observed ON and OFF counts (non-negative).
+        Observed ON and OFF counts (non-negative; constant data, also when ``mu_sig`` is a
+        tensor).
     alpha : array_like
-        ON/OFF exposure ratio (positive).
-    mu_sig : array_like
-        Predicted signal counts in the ON region (non-negative).
+        ON/OFF exposure ratio (positive, dimensionless).
+    mu_sig : array_like or pytensor.tensor.TensorVariable
+        Predicted signal counts in the ON region (non-negative). With a pytensor variable the
+        result is a graph whose gradient is finite in every bin (the branch not taken never
+        divides by zero or takes the square root of zero).
 
     Returns
     -------
-    numpy.ndarray
-        Profiled background counts ``b`` in the OFF region (the ON region gets ``alpha b``).
+    numpy.ndarray or pytensor.tensor.TensorVariable
+        Profiled background counts ``b`` in the OFF region (the ON region gets ``alpha b``),
+        broadcast over the inputs.
     """
     n_on = _counts(n_on, "n_on")
     n_off = _counts(n_off, "n_off")
     alpha = _alpha(alpha)
-    mu_sig = np.asarray(mu_sig, dtype=np.float64)
-    c = alpha * (n_on + n_off) - (1 + alpha) * mu_sig
-    d = np.sqrt(c**2 + 4 * alpha * (alpha + 1) * n_off * mu_sig)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        direct = (c + d) / (2 * alpha * (alpha + 1))
-        stable = np.where(d - c > 0, 2 * n_off * mu_sig / (d - c), 0.0)
-    return np.where(c >= 0, direct, stable)
+    xp = namespace(mu_sig)
+    if xp.name == "numpy":
+        mu_sig = np.asarray(mu_sig, dtype=np.float64)
+    a = alpha * (1.0 + alpha)
+    c = alpha * (n_on + n_off) - (1.0 + alpha) * mu_sig
+    off_pos = n_off > 0
+    # where n_off = 0 the discriminant is exactly C^2: +1 keeps the unused sqrt away from 0
+    d = xp.sqrt(c * c + 4.0 * a * n_off * mu_sig + np.where(off_pos, 0.0, 1.0))
+    c_neg = c < 0
+    root_pos = (c + d) / (2.0 * a)
+    root_neg = 2.0 * n_off * mu_sig / xp.where(c_neg, d - c, 1.0)
+    b = xp.where(c_neg, root_neg, root_pos)
+    if not np.all(off_pos):
+        b = xp.where(off_pos, b, xp.maximum(c, 0.0) / a)
+    on_zero = n_on == 0
+    if np.any(on_zero):
+        b = xp.where(on_zero, n_off / (1.0 + alpha), b)
+    return b
 
 
 def get_wstat_gof_terms(n_on: ArrayLike, n_off: ArrayLike) -> np.ndarray:
