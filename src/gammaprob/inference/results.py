@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ..utils.io import atomic_path
 
 __all__ = ["load_result", "models_from_result", "save_result"]
@@ -36,12 +38,30 @@ def load_result(path: str | os.PathLike):
     Returns
     -------
     xarray.DataTree
-        The result, fully loaded into memory (the file is closed).
+        The result, fully loaded into memory (the file is closed). Attributes are Python
+        values (numbers, strings, lists), as they were saved, not numpy scalars or arrays.
     """
     import xarray as xr
 
     with xr.open_datatree(path) as tree:
-        return tree.load()
+        tree = tree.load()
+    for node in tree.subtree:
+        node.attrs = {key: _python_value(value) for key, value in node.attrs.items()}
+    return tree
+
+
+def _python_value(value):
+    """Return a netCDF attribute as the Python type it was saved from.
+
+    netCDF hands attributes back as numpy scalars (an integer seed becomes ``numpy.int64``)
+    and lists as arrays, which JSON encoders and ``==`` comparisons do not treat as the
+    originals; scalars become Python numbers and arrays lists.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
 
 
 def models_from_result(tree):

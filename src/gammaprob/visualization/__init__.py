@@ -3,8 +3,10 @@
 from .bands import plot_counts_predictive, plot_spectrum_band, quantile_band
 from .products import plot_flux_map, plot_flux_points, plot_light_curve, plot_norm_posteriors
 from .report import report
+from .variables import physical_parameters
 
 __all__ = [
+    "physical_parameters",
     "plot_counts_predictive",
     "plot_flux_map",
     "plot_flux_points",

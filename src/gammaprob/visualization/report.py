@@ -3,20 +3,87 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..inference.diagnostics import check_convergence
-from ..utils.io import atomic_path
+from ..utils.io import atomic_path, check_overwrite
+from .variables import physical_parameters
 
 __all__ = ["report"]
 
 _MAX_PAIR_VARIABLES = 8
+_PROVENANCE_KEYS = (
+    "gammaprob_version",
+    "created",
+    "sampler",
+    "sampler_settings",
+    "random_seed",
+    "datasets",
+)
+_JSON_TEXT_KEYS = ("sampler_settings", "datasets")  # stored as JSON strings in the attributes
+_FIGURE_NAME = re.compile(r"figure_\d+\.png")
+
+
+class _Required:
+    """Marks ``ci_prob`` as required while giving a clear message when it is missing."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_REQUIRED = _Required()
+
+
+def _json_safe(value):
+    """Return ``value`` with numpy scalars and arrays turned into Python numbers and lists.
+
+    Attributes read back from netCDF are numpy types (``numpy.int64`` for an integer seed,
+    arrays for lists), which :func:`json.dumps` refuses.
+
+    Parameters
+    ----------
+    value : object
+        Attribute value: numpy scalar or array, bytes, str, number, dict, list or tuple.
+
+    Returns
+    -------
+    object
+        The same value made of JSON-serialisable Python types (other objects as ``str``).
+    """
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    if isinstance(value, np.ndarray):
+        return [_json_safe(v) for v in value.tolist()] if value.ndim else _json_safe(value.item())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _provenance(attrs) -> dict:
+    out = {}
+    for key in _PROVENANCE_KEYS:
+        if key not in attrs:
+            continue
+        value = _json_safe(attrs[key])
+        if key in _JSON_TEXT_KEYS and isinstance(value, str):
+            with contextlib.suppress(ValueError):  # not JSON: shown as the text it is
+                value = json.loads(value)
+        out[key] = value
+    return out
 
 
 def _figure_png(fig) -> bytes:
@@ -37,15 +104,14 @@ def _collection_png(collection) -> bytes:
     return _figure_png(fig)
 
 
-def _diagnostic_figures(result, var_names) -> dict[str, bytes]:
+def _diagnostic_figures(result, names: list[str]) -> dict[str, bytes]:
     import arviz as az
 
     figures = {}
-    kwargs = {"var_names": var_names, "backend": "matplotlib"}
+    kwargs = {"var_names": names, "backend": "matplotlib"}
     figures["Trace"] = _collection_png(az.plot_trace_dist(result, **kwargs))
     if result["posterior"].sizes.get("chain", 1) > 1:
         figures["Rank (chains should be uniform)"] = _collection_png(az.plot_rank(result, **kwargs))
-    names = var_names or list(result["posterior"].data_vars)
     if 1 < len(names) <= _MAX_PAIR_VARIABLES:
         figures["Pair plot"] = _collection_png(az.plot_pair(result, **kwargs))
     if "prior" in result.children:
@@ -73,11 +139,62 @@ def _table_rows(summary) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _check_ci_prob(ci_prob) -> float:
+    if ci_prob is _REQUIRED:
+        raise TypeError(
+            "report() needs ci_prob=, the credible level of the summary table (e.g. "
+            "ci_prob=0.68 or 0.95): gammaprob states every credible level and assumes none"
+        )
+    if isinstance(ci_prob, bool) or not isinstance(ci_prob, int | float | np.number):
+        raise TypeError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}")
+    if not 0 < ci_prob < 1:
+        raise ValueError(f"ci_prob must be in (0, 1) (e.g. 0.68, not 68), got {ci_prob!r}")
+    return float(ci_prob)
+
+
+def _resolve_names(result, var_names) -> list[str]:
+    available = [str(name) for name in result["posterior"].data_vars]
+    if var_names is None:
+        names = physical_parameters(result)
+        if not names:
+            raise ValueError(
+                "found no model parameter among the posterior variables "
+                f"{available}; pass var_names= to choose the variables to report"
+            )
+        return names
+    names = [var_names] if isinstance(var_names, str) else [str(n) for n in var_names]
+    missing = [n for n in names if n not in available]
+    if missing or not names:
+        raise ValueError(
+            f"var_names {missing or names} not in the posterior; available: {available}"
+        )
+    return names
+
+
+def _figure_files(folder: Path) -> list[Path]:
+    """Figure files of an earlier Markdown report in ``folder`` (``figure_NN.png``)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _FIGURE_NAME.fullmatch(p.name))
+
+
+def _check_outputs(path: Path, overwrite: bool) -> None:
+    """Refuse, before any work, to replace the report or the figures of an earlier one."""
+    check_overwrite(path, overwrite)
+    if path.suffix.lower() == ".md" and not overwrite:
+        old = _figure_files(path.with_name(f"{path.stem}_files"))
+        if old:
+            raise FileExistsError(
+                f"{str(old[0])!r} exists (figures of an earlier report); pass overwrite=True "
+                "to replace them, or choose another report name."
+            )
+
+
 def report(
     result,
     path: str | os.PathLike,
     *,
-    ci_prob: float,
+    ci_prob: float = _REQUIRED,
     var_names: list[str] | None = None,
     figures: dict | None = None,
     title: str = "gammaprob posterior report",
@@ -91,69 +208,83 @@ def report(
     posterior (when a ``prior`` group exists) and any extra figures (e.g. the spectrum with
     its posterior band and the posterior-predictive check per dataset).
 
+    Existing outputs are checked before any work: without ``overwrite`` an existing report
+    file, or (Markdown) existing ``figure_NN.png`` files in ``<stem>_files/``, raise
+    :class:`FileExistsError`. Every file is written atomically.
+
     Parameters
     ----------
     result : xarray.DataTree
-        Inference result.
+        Inference result (as returned by :func:`gammaprob.inference.sample`, or read back by
+        :func:`gammaprob.inference.load_result`).
     path : str or path-like
         Output file: ``.html`` (images embedded) or ``.md`` (images in ``<stem>_files/``).
     ci_prob : float
-        Credible level for the summary table, stated in the report.
+        Required: credible level in (0, 1) of the equal-tailed intervals of the summary
+        table, stated in the report. There is no default.
     var_names : list of str, optional
-        Variables to show (default: all posterior variables).
+        Posterior variables to show. Default: the models' free parameters in physical units
+        (:func:`gammaprob.visualization.physical_parameters`), without the per-bin
+        background nuisances (``"<dataset>::mu_off"``) and the sampler's latent variables
+        (``"<param>_scaled"``, ``"<param>_ln"``).
     figures : dict, optional
         Extra matplotlib figures by section title.
     title : str
         Report title.
     overwrite : bool
-        Replace an existing report.
+        Replace an existing report (and, for Markdown, its figure files).
 
     Returns
     -------
     pathlib.Path
         The report file.
+
+    Raises
+    ------
+    TypeError
+        ``ci_prob`` missing.
+    ValueError
+        ``ci_prob`` outside (0, 1), a path not ending in ``.html`` or ``.md``, or unknown
+        ``var_names``.
+    FileExistsError
+        An output exists and ``overwrite`` is False.
     """
     import arviz as az
 
+    ci_prob = _check_ci_prob(ci_prob)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".md"):
         raise ValueError(f"report path must end in .html or .md, got {path.name!r}")
-    summary = az.summary(
-        result, var_names=var_names, ci_prob=ci_prob, ci_kind="eti", round_to="none"
-    )
+    _check_outputs(path, overwrite)
+    names = _resolve_names(result, var_names)
+    summary = az.summary(result, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
     convergence = check_convergence(result, warn=False)
-    images = _diagnostic_figures(result, var_names)
+    images = _diagnostic_figures(result, names)
     for name, fig in (figures or {}).items():
         images[name] = _figure_png(fig)
-    provenance = {
-        key: result.attrs[key]
-        for key in (
-            "gammaprob_version",
-            "created",
-            "sampler",
-            "sampler_settings",
-            "random_seed",
-            "datasets",
-        )
-        if key in result.attrs
-    }
+    provenance = _provenance(result.attrs)
     header, rows = _table_rows(summary)
     if suffix == ".html":
         text = _html(title, ci_prob, provenance, convergence, header, rows, images)
         with atomic_path(path, overwrite=overwrite) as tmp:
             tmp.write_text(text, encoding="utf-8")
         return path
+    _check_outputs(path, overwrite)  # again: an output may have appeared meanwhile
     folder = path.with_name(f"{path.stem}_files")
-    folder.mkdir(parents=True, exist_ok=True)
+    stale = set(_figure_files(folder))
     links = {}
     for i, (name, png) in enumerate(images.items()):
         image = folder / f"figure_{i:02d}.png"
-        image.write_bytes(png)
+        with atomic_path(image, overwrite=overwrite) as tmp:
+            tmp.write_bytes(png)
+        stale.discard(image)
         links[name] = f"{folder.name}/{image.name}"
     text = _markdown(title, ci_prob, provenance, convergence, header, rows, links)
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    for old in stale:  # figures of an earlier, longer report that this one replaced
+        old.unlink()
     return path
 
 
