@@ -268,6 +268,82 @@ class ExtendedSource:
         mean = brightness.reshape((n_rows, k, n_cols, k)).mean(axis=(1, 3))
         return mean * self.solid_angle.reshape(self.box_shape)
 
+    @property
+    def follows(self) -> bool:
+        """Whether the image is computed on a box that follows the source (separable grids).
+
+        Then :meth:`convolve_following` is used (:mod:`~gammaprob.forward.following_box`);
+        otherwise the model is evaluated on the whole static box.
+        """
+        return self.lon_line is not None
+
+    def following_box(self, params: Mapping, index: np.ndarray, kernels: np.ndarray):
+        """The :class:`~gammaprob.forward.following_box.FollowingBox` of this source.
+
+        Parameters
+        ----------
+        params : Mapping
+            Parameter values (floats or tensors).
+        index : numpy.ndarray
+            From :meth:`gather_index`: the wanted output pixels.
+        kernels : numpy.ndarray
+            ``(K, h, w)`` kernels to convolve with.
+        """
+        from gammaprob.forward.following_box import FollowingBox
+
+        if not self.follows:
+            raise ValueError(f"the box of {self.name!r} is not on a separable grid")
+        n_rows, n_cols = self.box_shape
+        shape = (n_rows + self.kernel.shape[1] - 1, n_cols + self.kernel.shape[2] - 1)
+        out_index = np.full(shape[0] * shape[1], -1, dtype=np.int64)
+        index = np.asarray(index)
+        wanted = np.flatnonzero(index < out_index.size)
+        out_index[index[wanted]] = wanted
+        k = self.lat_line.size // n_rows
+        return FollowingBox(
+            spatial_component(self.model),
+            component_params(self.model, "spatial", params, n_positional=2),
+            self.lon_line,
+            self.lat_line,
+            k,
+            self.solid_angle.reshape(self.box_shape),
+            kernels,
+            out_index.reshape(shape),
+            index.size,
+        )
+
+    def convolve_following(self, params: Mapping, index: np.ndarray):
+        """Convolved image at the pixels ``index`` points to, ``(n_psf, len(index))`` (tensor).
+
+        The same numbers as ``convolve(image(params), index)`` up to FFT round-off, computed on
+        a box that follows the source (:mod:`~gammaprob.forward.following_box`).
+        """
+        import pytensor.tensor as pt
+
+        from gammaprob.forward.following_box import FollowingBoxConvolve
+
+        weights, factors = self.kernel_factors
+        factored = weights.shape[1] < weights.shape[0]
+        box = self.following_box(params, index, factors if factored else self.kernel)
+        picked = FollowingBoxConvolve(box)(box.theta())
+        if factored:
+            picked = pt.dot(pt.as_tensor_variable(weights), picked)
+        return pt.maximum(picked, 0.0)
+
+    def convolve_following_rank_one(self, params: Mapping, index: np.ndarray):
+        """:meth:`convolve_rank_one` of the image on the following box: ``(weights, row)``."""
+        import pytensor.tensor as pt
+
+        from gammaprob.forward.following_box import FollowingBoxConvolve
+
+        if not self.rank_one:
+            raise ValueError(f"the PSF kernels of {self.name!r} are not rank one")
+        weights = self.kernel_factors[0][:, 0]
+        sign = -1.0 if np.any(weights < 0) else 1.0
+        box = self.following_box(params, index, self.kernel_factors[1])
+        row = FollowingBoxConvolve(box)(box.theta())[0]
+        return sign * weights, pt.maximum(sign * row, 0.0)
+
     def gather_index(self, pixels: np.ndarray) -> np.ndarray:
         """Index of each map pixel in ``pixels`` into the padded convolution output.
 

@@ -399,6 +399,15 @@ class MapFold:
                 point_terms.append(self.point_fold.density(flux, pos["lon_0"], pos["lat_0"]))
         for source, index in zip(self.extended, self.gathers, strict=True):
             flux = self._flux(source.model, params, n_nodes)
+            if source.follows and not reco_psf:
+                if source.rank_one:
+                    weights, row = source.convolve_following_rank_one(params, index)
+                    left, right = self.exposure_factors
+                    mix = pt.dot(spread_of(flux), weights[:, None] * left)
+                    reco_terms.append(factor_product(mix, right) * row[None, :])
+                else:
+                    ext_terms.append(flux[:, None] * source.convolve_following(params, index))
+                continue
             image = source.image(params)
             if reco_psf:
                 box_exposure = r.exposure[:, source.box_pixels].reshape((n_true, *source.box_shape))

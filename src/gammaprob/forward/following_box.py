@@ -1,0 +1,240 @@
+r"""Extended sources on a box that follows the source: one compiled Op and its adjoint.
+
+At every call the box holds the pixels within the model's evaluation radius *at the current
+parameter values* (plus half a pixel diagonal), so the cost follows the source's support on the
+sky, not the prior's range or the map. On that box the model is integrated over ``k x k``
+sub-pixels and convolved by FFT with the ``K`` factor kernels of the PSF
+(:attr:`~gammaprob.forward.extended.ExtendedSource.kernel_factors`); the result is scattered
+onto the static cutout pixels of the dataset (zero elsewhere).
+
+The gradient is a hand-written adjoint: the upstream gradient is correlated with the kernels by
+FFT (one inverse transform for all ``K``), spread over the sub-pixel nodes of the box, and
+contracted with the derivatives of the surface brightness, which PyTensor derives from the
+model's own formula (:meth:`SpatialModel.evaluate` on tensors). Both the brightness and its
+vector-Jacobian product are compiled by PyTensor's numba backend and called from inside the
+Op's numba kernel, so a sampler never re-enters Python.
+
+The box changes with the parameters, so the truncation at the evaluation radius moves with
+them: the brightness there is below the model's own negligibility threshold (e.g. 5 sigma for a
+Gaussian, ``exp(-12.5)`` of the peak), and its change is not differentiated. The static box
+(the largest region any allowed parameter value may reach, chosen at build time) bounds the
+dynamic one; :func:`~gammaprob.forward.checks.check_extended_reach` tells after sampling
+whether posterior draws reached its edge.
+
+Only separable (CAR) grids use this Op: the sub-pixel longitudes of a column and latitudes of a
+row are then two lines, and the brightness is evaluated on their broadcast, sharing the terms
+that depend on one coordinate only. PyTensor's numba-backend entry points used here
+(``numba_funcify_and_cache_key``, ``numba_njit``) are the ones its custom-Op extension uses;
+``tests/forward/test_following_box.py`` checks that they exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+__all__ = ["FollowingBox", "FollowingBoxConvolve", "FollowingBoxVJP"]
+
+_VERSION = "1"
+
+
+def _compile_graph(inputs, outputs):
+    """Rewrite a graph as the numba backend does (no in-place Ops) and funcify it."""
+    from pytensor.compile.mode import get_mode
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    fgraph = FunctionGraph(inputs, outputs, clone=True)
+    get_mode("NUMBA").excluding("inplace").optimizer.rewrite(fgraph)
+    return numba_funcify_and_cache_key(fgraph, squeeze_output=True)
+
+
+class FollowingBox:
+    """Everything the Op needs about one source: compiled brightness, statics, identity.
+
+    Parameters
+    ----------
+    spatial : SpatialModel
+        The source's spatial component (``evaluate`` and ``_evaluation_radius`` work on
+        tensors).
+    values : dict
+        ``{parameter: float or tensor}`` of the spatial component (from
+        :func:`~gammaprob.forward._models.component_params`); tensors are the free ones.
+    lon_line, lat_line : numpy.ndarray
+        Sub-pixel longitudes of the static box columns ``(W k,)`` and latitudes of its rows
+        ``(H k,)`` (deg).
+    oversampling : int
+        Sub-pixels per axis ``k``.
+    solid_angle : numpy.ndarray
+        Pixel solid angles of the static box ``(H, W)`` (sr).
+    kernels : numpy.ndarray
+        Factor kernels ``(K, kh, kw)`` (odd sizes).
+    out_index : numpy.ndarray
+        ``(H + kh - 1, W + kw - 1)`` int64: position of each full-convolution output pixel in
+        the Op's output, or -1 where it is not wanted.
+    n_out : int
+        Length of the Op's output rows.
+    """
+
+    def __init__(
+        self, spatial, values, lon_line, lat_line, oversampling, solid_angle, kernels, out_index, n_out
+    ):
+        import gammaprob.forward.following_box_kernels  # noqa: F401  (numba registration)
+
+        self.free = [name for name, value in values.items() if not _is_number(value)]
+        self.theta_outer = [values[name] for name in self.free]
+        theta = pt.vector("theta", shape=(len(self.free),), dtype="float64")
+        inner = {
+            name: (theta[self.free.index(name)] if name in self.free else float(value))
+            for name, value in values.items()
+        }
+        lon = pt.tensor("lon", shape=(1, None), dtype="float64")
+        lat = pt.tensor("lat", shape=(None, 1), dtype="float64")
+        adjoint = pt.matrix("adjoint", dtype="float64")
+        brightness = pt.as_tensor_variable(spatial.evaluate(lon, lat, **inner))
+        brightness = pt.broadcast_to(brightness, (lat.shape[0], lon.shape[1]))
+        current = {**spatial.values(), **inner}
+        radius = spatial._evaluation_radius(current)
+        geometry = pt.stack(
+            [pt.as_tensor_variable(inner[n], dtype="float64") for n in ("lon_0", "lat_0")]
+            + [pt.as_tensor_variable(radius, dtype="float64")]
+        )
+        vjp = pt.grad(pt.sum(adjoint * brightness), theta) if self.free else pt.zeros(0)
+        self.value_fn, key_value = _compile_graph([lon, lat, theta], [brightness])
+        self.vjp_fn, key_vjp = _compile_graph([lon, lat, theta, adjoint], [vjp])
+        self.geometry_fn, key_geometry = _compile_graph([theta], [geometry])
+        self.lon_line = np.ascontiguousarray(lon_line, dtype=np.float64)
+        self.lat_line = np.ascontiguousarray(lat_line, dtype=np.float64)
+        self.oversampling = int(oversampling)
+        k = self.oversampling
+        self.lon_centre = self.lon_line.reshape(-1, k).mean(axis=1)
+        self.lat_centre = self.lat_line.reshape(-1, k).mean(axis=1)
+        self.solid_angle = np.ascontiguousarray(solid_angle, dtype=np.float64)
+        self.kernels = np.ascontiguousarray(kernels, dtype=np.float64)
+        self.out_index = np.ascontiguousarray(out_index, dtype=np.int64)
+        self.n_out = int(n_out)
+        # half the largest pixel diagonal: a pixel within reach of any of its sub-pixels is kept
+        steps = (np.diff(self.lon_centre) + 180.0) % 360.0 - 180.0
+        dlon = np.abs(steps).max(initial=0.0) * np.cos(
+            np.deg2rad(np.abs(self.lat_centre).min(initial=0.0))
+        )
+        dlat = np.abs(np.diff(self.lat_centre)).max(initial=0.0)
+        self.half_diagonal = 0.5 * float(np.hypot(dlon, dlat))
+        digest = hashlib.sha256()
+        for part in (key_value, key_vjp, key_geometry, _VERSION):
+            digest.update(str(part).encode())
+        for array in (
+            self.lon_line,
+            self.lat_line,
+            self.solid_angle,
+            self.kernels,
+            self.out_index,
+        ):
+            digest.update(array.tobytes())
+            digest.update(str(array.shape).encode())
+        digest.update(repr((self.oversampling, self.n_out, self.half_diagonal)).encode())
+        self.key = digest.hexdigest()
+        self.cacheable = None not in (key_value, key_vjp, key_geometry)
+
+    def theta(self):
+        """The free parameters as one float64 vector (tensor)."""
+        if not self.theta_outer:
+            return pt.zeros((0,), dtype="float64")
+        return pt.stack([pt.as_tensor_variable(v, dtype="float64") for v in self.theta_outer])
+
+    def numpy_box(self, theta: np.ndarray) -> tuple[int, int, int, int]:
+        """Rows ``r0:r1`` and columns ``c0:c1`` of the box at ``theta`` (numpy, for checks)."""
+        from gammaprob.forward.following_box_kernels import box_bounds
+
+        return box_bounds(
+            np.asarray(self.geometry_numpy(theta)),
+            self.lon_centre,
+            self.lat_centre,
+            self.half_diagonal,
+        )
+
+    def geometry_numpy(self, theta: np.ndarray) -> np.ndarray:
+        """``(lon_0, lat_0, radius)`` (deg) at ``theta`` (numpy)."""
+        import numba
+
+        fn = self.geometry_fn
+
+        @numba.njit
+        def call(t):
+            return fn(t)
+
+        return call(np.asarray(theta, dtype=np.float64))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FollowingBox) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return (
+            f"FollowingBox(free={self.free}, static box={self.solid_angle.shape}, "
+            f"k={self.oversampling}, kernels={self.kernels.shape})"
+        )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float | np.number) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    )
+
+
+class FollowingBoxConvolve(Op):
+    """``theta -> (K, n_out)``: the source image on its following box, convolved and scattered."""
+
+    __props__ = ("box",)
+
+    def __init__(self, box: FollowingBox):
+        self.box = box
+
+    def make_node(self, theta):
+        """Apply to the vector of free spatial parameters."""
+        theta = pt.as_tensor_variable(theta).astype("float64")
+        out = pt.tensor(dtype="float64", shape=(self.box.kernels.shape[0], self.box.n_out))
+        return Apply(self, [theta], [out])
+
+    def perform(self, node, inputs, output_storage):
+        """Evaluate with the compiled kernel (the same code as in numba graphs)."""
+        from gammaprob.forward.following_box_kernels import forward_kernel
+
+        output_storage[0][0] = forward_kernel(self.box)(inputs[0])
+
+    def pullback(self, inputs, outputs, output_grads):
+        """Vector-Jacobian product by the adjoint Op."""
+        return [FollowingBoxVJP(self.box)(inputs[0], output_grads[0])]
+
+
+class FollowingBoxVJP(Op):
+    """``(theta, G) -> d <G, convolve(theta)> / d theta`` (not differentiable further)."""
+
+    __props__ = ("box",)
+
+    def __init__(self, box: FollowingBox):
+        self.box = box
+
+    def make_node(self, theta, grad):
+        """Apply to the parameters and the upstream gradient ``(K, n_out)``."""
+        theta = pt.as_tensor_variable(theta).astype("float64")
+        grad = pt.as_tensor_variable(grad).astype("float64")
+        return Apply(self, [theta, grad], [pt.tensor(dtype="float64", shape=theta.type.shape)])
+
+    def perform(self, node, inputs, output_storage):
+        """Evaluate with the compiled adjoint kernel."""
+        from gammaprob.forward.following_box_kernels import vjp_kernel
+
+        output_storage[0][0] = vjp_kernel(self.box)(*inputs)
+
+    def pullback(self, inputs, outputs, output_grads):
+        """Second derivatives are not provided (NUTS needs first derivatives only)."""
+        from pytensor.gradient import grad_not_implemented
+
+        return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
