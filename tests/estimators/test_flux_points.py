@@ -8,7 +8,12 @@ from scipy import integrate, stats
 from scipy.special import gammaln
 
 from gammaprob.datasets import FluxPoints, SpectrumDataset, SpectrumDatasetOnOff
-from gammaprob.estimators import FluxPointsEstimator, NormTerms, norm_posterior
+from gammaprob.estimators import (
+    FluxPointsEstimator,
+    LightCurveEstimator,
+    NormTerms,
+    norm_posterior,
+)
 from gammaprob.estimators.norm_posterior import log_likelihood, prior_logpdf
 from gammaprob.maps import MapAxis
 from gammaprob.modeling import HalfNormal, LogUniform, Normal, SkyModel
@@ -47,7 +52,7 @@ def test_marginal_onoff_likelihood_equals_numerical_integral():
     mu = np.array([3.0, 1.0, 10.0])
     terms = NormTerms(mu, n, np.zeros(3), np.zeros(3), m, a)
     norms = np.array([0.0, 0.5, 1.3, 2.0])
-    ours = log_likelihood(norms, terms, "marginal")
+    ours = log_likelihood(norms, terms, "marginal", "flat")  # flat prior on the OFF rate
     ref = []
     for k in norms:
         total = 0.0
@@ -60,7 +65,7 @@ def test_marginal_onoff_likelihood_equals_numerical_integral():
     const = (gammaln(n + 1) + gammaln(m + 1)).sum()
     assert_allclose(ours - const, ref, rtol=0, atol=1e-10)
     # the profiled version is -WStat/2 up to a norm-independent constant
-    prof = log_likelihood(norms, terms, "profile")
+    prof = log_likelihood(norms, terms, "wstat")
     w = np.array([wstat(n, m, a, k * mu).sum() for k in norms])
     assert_allclose(-2 * prof - w, (-2 * prof - w)[0], atol=1e-9)
 
@@ -91,7 +96,7 @@ def test_prior_logpdf():
 def test_flux_points_single_bin_analytics():
     ds = _onoff(counts=[60, 30, 12, 3, 0], counts_off=[100, 40, 10, 10, 4])
     mu = _mu_ref(ds)
-    fp = FluxPointsEstimator(_source(), EDGES, background="profile").run(ds)
+    fp = FluxPointsEstimator(_source(), EDGES, onoff="wstat").run(ds)
     assert isinstance(fp, FluxPoints) and fp.sed_type == "likelihood" and len(fp) == 5
     t = fp.table
     n, m = np.array(ds.counts, float), np.array(ds.counts_off, float)
@@ -113,7 +118,7 @@ def test_flux_points_single_bin_analytics():
     # npred at the median: signal + alpha * profiled OFF expectation
     assert np.all(t["npred"] > t["npred_background"])
     assert t.meta["CREDPROB"] == 0.68 and t.meta["UL_PROB"] == 0.95
-    assert "flat" in t.meta["NORMPRIO"] and t.meta["BKGTREAT"] == "profile"
+    assert "flat" in t.meta["NORMPRIO"] and t.meta["ONOFF"] == "wstat"
     assert np.all(t["norm_errn"] > 0) and np.all(t["norm_ul"] > t["norm"])
     # the kept posterior integrates to one
     for row in t:
@@ -172,7 +177,7 @@ def test_posterior_medians_fix_the_shape():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="mode"):
-        FluxPointsEstimator(_source(), EDGES, mode="joint")
+        FluxPointsEstimator(_source(), EDGES, mode="sampled")
     with pytest.raises(ValueError, match="non-negative support"):
         FluxPointsEstimator(_source(), EDGES, norm_prior=Normal(0, 1))
     with pytest.raises(ValueError, match="prob"):
@@ -181,6 +186,26 @@ def test_bad_input():
         FluxPointsEstimator(_source(), [2, 1] * u.TeV)
     with pytest.raises(TypeError, match="not supported"):
         FluxPointsEstimator(_source(), EDGES).run([object()])
+
+
+def test_onoff_choice_is_named_as_in_build_model():
+    """``onoff=`` as in build_model, the OFF prior ``background_prior=``; old names refused."""
+    fpe = FluxPointsEstimator(_source(), EDGES, onoff="wstat")
+    assert (fpe.onoff, fpe.background_prior) == ("wstat", "jeffreys")
+    with pytest.raises(TypeError, match=r"'background', which was renamed: use onoff="):
+        FluxPointsEstimator(_source(), EDGES, background="profile")
+    with pytest.raises(ValueError, match="'profile' is the former name of 'wstat'"):
+        FluxPointsEstimator(_source(), EDGES, onoff="profile")
+    with pytest.raises(ValueError, match=r"use onoff='marginal', background_prior='jeffreys'"):
+        FluxPointsEstimator(_source(), EDGES, onoff="jeffreys")
+    with pytest.raises(ValueError, match="background_prior must be one of"):
+        FluxPointsEstimator(_source(), EDGES, background_prior="gamma")
+    with pytest.raises(ValueError, match="'marginal' is the former name of 'joint'"):
+        FluxPointsEstimator(_source(), EDGES, mode="marginal")
+    with pytest.raises(ValueError, match="former name of 'wstat'"):
+        log_likelihood([1.0], NormTerms(*[np.ones(1)] * 6), "profile")
+    with pytest.raises(TypeError, match="'background', which was renamed"):
+        LightCurveEstimator(_source(), EDGES, background="jeffreys")
 
 
 def test_coverage_of_intervals_and_upper_limits():
@@ -227,7 +252,7 @@ def test_against_gammapy_hess_crab(gammapy_data):
     source = SkyModel(
         PowerLaw(index=index, amplitude=amplitude * u.Unit("cm-2 s-1 TeV-1")), name="crab"
     )
-    t = FluxPointsEstimator(source, edges * u.TeV, background="profile").run(ours).table
+    t = FluxPointsEstimator(source, edges * u.TeV, onoff="wstat").run(ours).table
     assert_allclose(t["ts"], ref["ts"], rtol=1e-5)
     assert_allclose(t["norm_best"], ref["norm"], rtol=2e-3)
     # median and 68 % interval within 0.3 sigma / 10 % of gammapy's profile errors
@@ -238,18 +263,19 @@ def test_against_gammapy_hess_crab(gammapy_data):
 
 
 @pytest.mark.sampling
-def test_marginal_mode_matches_conditional_quadrature():
-    # one source, on/off data: NUTS over (norm, latent OFF rates) = the analytic marginal
+def test_joint_mode_matches_conditional_quadrature():
+    # one source, on/off data: NUTS over (norm, latent OFF rates) = the analytic marginal,
+    # with the same prior on the OFF rates (the flat one was sampled with Gamma(1/4) before)
     ds = _onoff(counts=[60, 30, 12, 3, 0], counts_off=[100, 40, 10, 10, 4])
     edges = [0.5, 2] * u.TeV
     kwargs = {"draws": 1500, "tune": 700, "chains": 2, "random_seed": 3}
-    for background in ("jeffreys", "marginal"):
+    for prior in ("jeffreys", "flat"):
         fp = FluxPointsEstimator(
-            _source(), edges, mode="marginal", background=background, sampler_kwargs=kwargs
+            _source(), edges, mode="joint", background_prior=prior, sampler_kwargs=kwargs
         ).run(ds)
-        ref = FluxPointsEstimator(_source(), edges, background=background).run(ds)
+        ref = FluxPointsEstimator(_source(), edges, background_prior=prior).run(ds)
         t, r = fp.table, ref.table
-        assert t.meta["MODE"] == "marginal"
+        assert t.meta["MODE"] == "joint" and t.meta["BKGPRIOR"] == prior
         assert_allclose(t["norm"], r["norm"], atol=0.1 * r["norm_err"][0])
         assert_allclose(t["norm_err"], r["norm_err"], rtol=0.1)
         assert_allclose(t["norm_ul"], r["norm_ul"], rtol=0.05)
@@ -269,9 +295,9 @@ def test_shape_from_a_gammaprob_fit():
         name="src",
     )
     with pytest.warns(UserWarning, match="WStat"):
-        model = build_model(ds, source, likelihood="wstat")
+        model = build_model(ds, source, onoff="wstat")
     mode = find_map(model, random_seed=1)
-    fp = FluxPointsEstimator("src", EDGES, background="profile").run(ds, [source], posterior=mode)
+    fp = FluxPointsEstimator("src", EDGES, onoff="wstat").run(ds, [source], posterior=mode)
     e_ref = np.sqrt(EDGES[:-1] * EDGES[1:]).to_value("TeV")
     expected = mode["src::amplitude"] * e_ref ** -mode["src::index"]
     assert_allclose(fp.table["ref_dnde"].quantity.value, expected, rtol=1e-10)

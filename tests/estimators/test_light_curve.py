@@ -44,13 +44,13 @@ def test_per_dataset_bins_equal_flux_points(rng):
         off = rng.poisson([80, 20])
         on = rng.poisson(level * mu + 0.25 * np.array([80, 20]))
         datasets.append(_dataset(f"run{i}", on, off, 60000 + i))
-    est = LightCurveEstimator(_source(), EDGES, background="profile")
+    est = LightCurveEstimator(_source(), EDGES, onoff="wstat")
     lc = est.run(datasets[::-1])  # sorted by time whatever the input order
     t = lc.table
     assert isinstance(lc, LightCurve) and len(lc) == 3
     assert_allclose(t["time_min"], [60000, 60001, 60002])
     assert t["norm"].shape == (3, 2) and t["flux_ul"].unit == u.Unit("cm-2 s-1")
-    single = FluxPointsEstimator(_source(), EDGES, background="profile").run(datasets[1]).table
+    single = FluxPointsEstimator(_source(), EDGES, onoff="wstat").run(datasets[1]).table
     assert_allclose(t["norm"][1], single["norm"], rtol=1e-12)
     assert_allclose(t["ts"][1], single["ts"], rtol=1e-12)
     # a flare in the third bin: strong evidence for variability
@@ -69,17 +69,17 @@ def test_constant_source_and_intervals(rng, tmp_path):
         (Time(60000, format="mjd"), Time(60000.25, format="mjd")),
         (Time(60000.25, format="mjd"), Time(60001, format="mjd")),
     ]
-    est = LightCurveEstimator(_source(), EDGES, intervals, background="profile")
+    est = LightCurveEstimator(_source(), EDGES, intervals, onoff="wstat")
     lc = est.run(datasets)
     t = lc.table
     assert list(t["n_datasets"]) == [3, 3]
     # the variability TS equals the direct likelihood-ratio computation
-    fpe = FluxPointsEstimator(_source(), EDGES, background="profile")
+    fpe = FluxPointsEstimator(_source(), EDGES, onoff="wstat")
     terms = [
         [row[0] for row in fpe.estimate_bins(datasets[:3])[1]],
         [row[0] for row in fpe.estimate_bins(datasets[3:])[1]],
     ]
-    var = LightCurveEstimator(_source(), EDGES, background="profile").variability(terms)
+    var = LightCurveEstimator(_source(), EDGES, onoff="wstat").variability(terms)
     from scipy.optimize import minimize_scalar
 
     from gammaprob.estimators.norm_posterior import log_likelihood
@@ -87,14 +87,14 @@ def test_constant_source_and_intervals(rng, tmp_path):
     for e in range(2):
         fits = [
             -minimize_scalar(
-                lambda k, b=b, e=e: -log_likelihood([k], b[e], "profile")[0],
+                lambda k, b=b, e=e: -log_likelihood([k], b[e], "wstat")[0],
                 bounds=(0, 10),
                 method="bounded",
             ).fun
             for b in terms
         ]
         joint = -minimize_scalar(
-            lambda k, e=e: -sum(log_likelihood([k], b[e], "profile")[0] for b in terms),
+            lambda k, e=e: -sum(log_likelihood([k], b[e], "wstat")[0] for b in terms),
             bounds=(0, 10),
             method="bounded",
         ).fun

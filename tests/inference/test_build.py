@@ -33,13 +33,35 @@ def test_names_metadata_and_user_random_variable(gammapy_data):
         )
     build_model([dataset], [crab], model=model)
     names = set(model.named_vars)
-    assert {"hyper_index", "crab::amplitude", "23523::counts", "23523::counts_off"} <= names
-    assert "crab::index" not in names
+    assert {"hyper_index", "crab::amplitude", "23523::counts"} <= names
+    # the default on/off treatment integrates the OFF rates out: no nuisance, one observed term
+    assert not {"crab::index", "23523::counts_off", "23523::mu_off"} & names
+    assert [rv.name for rv in model.observed_RVs] == ["23523::counts"]
     logp = model.compile_logp()(model.initial_point())
     assert np.isfinite(logp)
     meta = model_metadata(model)
     assert meta["model_yaml"] is None  # a user's tensor cannot be written as YAML
     assert list(meta["datasets"]) == ["23523"]
+    assert meta["onoff"] == "marginal"
+
+
+@pytest.mark.requires_data
+def test_onoff_choice_has_one_name(gammapy_data):
+    """``onoff=`` picks the on/off treatment; the former ``likelihood=`` is refused by name."""
+    from gammaprob.likelihood import ONOFF_MODES
+
+    dataset = _dataset(gammapy_data)
+    crab = SkyModel(spectral=spectral.PowerLaw(index=Normal(2.5, 1), amplitude=1e-11), name="crab")
+    assert ONOFF_MODES[0] == "marginal"
+    latent = build_model([dataset], [crab], onoff="latent")
+    assert {"23523::mu_off", "23523::counts_off"} <= set(latent.named_vars)
+    assert model_metadata(latent)["onoff"] == "latent"
+    with pytest.raises(TypeError, match=r"'likelihood', which was renamed: use onoff='latent'"):
+        build_model([dataset], [crab], likelihood="latent")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        build_model([dataset], [crab], onof="latent")
+    with pytest.raises(ValueError, match=r"former name: use onoff='wstat'"):
+        build_model([dataset], [crab], onoff="profile")
 
 
 @pytest.mark.requires_data

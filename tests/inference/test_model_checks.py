@@ -69,7 +69,7 @@ def test_gammaprob_onoff_default_prior_is_proper_and_flat_one_is_named():
     check_model(model, evidence=True)
     assert improper_variables(model) == ([], [])
     # the flat prior is improper but constrained by the OFF counts
-    flat = build_model(ds, sky, background_prior=flat_background)
+    flat = build_model(ds, sky, onoff="latent", background_prior=flat_background)
     check_model(flat)
     assert improper_variables(flat) == (["d::mu_off"], [])
     with pytest.raises(ImproperModelError, match="background_prior="):
@@ -115,3 +115,20 @@ def test_divergences_warn_with_advice():
             target_accept=0.6,
             progressbar=False,
         )
+
+
+def test_sampling_a_model_whose_parameters_changed_is_refused():
+    from gammaprob.modeling.parameter import StaleModelError
+
+    pl = spectral.PowerLaw(
+        index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit="cm-2 s-1 TeV-1")
+    )
+    sky = SkyModel(pl, name="src")
+    ds = parametric_spectrum_dataset(name="d", n_bins=6, n_bins_true=12)
+    model = build_model(ds, sky)
+    check_model(model)
+    pl.index.set(2.0)
+    with pytest.raises(StaleModelError, match=r"'src::index' \(fixed now\).*rebuild"):
+        check_model(model)
+    with pytest.raises(StaleModelError, match="build_model"):
+        sample(model, draws=10, tune=10, chains=1, progressbar=False)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gammaprob.inference import build_model, check_convergence, fit_laplace, sample
+from gammaprob.inference.build import model_metadata
 from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
 from gammaprob.simulate import parametric_spectrum_dataset, simulate_spectrum_dataset
 
@@ -39,7 +40,7 @@ def test_joint_onoff_and_known_background_recover_truth():
         rng=2,
     )
     result = sample(
-        build_model([a, b], model),
+        build_model([a, b], model, onoff="latent"),
         draws=250,
         tune=250,
         chains=2,
@@ -65,7 +66,7 @@ def test_laplace_on_wstat_covers_truth():
         model, parametric_spectrum_dataset(name="w", n_bins=8, n_bins_true=16), rng=3, alpha=0.2
     )
     with pytest.warns(UserWarning, match="profiled WStat"):
-        pm_model = build_model(ds, model, likelihood="wstat")
+        pm_model = build_model(ds, model, onoff="wstat")
     laplace = fit_laplace(pm_model, draws=4000, random_seed=1)
     for name in ("src::index", "src::amplitude"):
         assert abs(_z(laplace, name, TRUTH[name.split("::")[1]])) < 3
@@ -81,12 +82,13 @@ def test_marginal_onoff_equals_latent_posterior():
     ds = simulate_spectrum_dataset(
         model, parametric_spectrum_dataset(name="m", n_bins=6, n_bins_true=12), rng=4, alpha=0.2
     )
-    marginal = build_model(ds, model, likelihood="marginal")
+    marginal = build_model(ds, model)  # the default
+    assert model_metadata(marginal)["onoff"] == "marginal"
     assert [rv.name for rv in marginal.observed_RVs] == ["m::counts"]
     assert "m::mu_off" not in marginal.named_vars
     runs = {
         kind: sample(
-            build_model(ds, model, likelihood=kind),
+            build_model(ds, model, onoff=kind),
             sampler="nutpie",
             draws=1000,
             tune=500,
@@ -102,4 +104,4 @@ def test_marginal_onoff_equals_latent_posterior():
         assert np.std(b) == pytest.approx(np.std(a), rel=0.1)
     assert set(runs["marginal"]["log_likelihood"].data_vars) == {"m::counts"}
     with pytest.raises(ValueError, match="background_prior applies to onoff='latent' only"):
-        build_model(ds, model, likelihood="marginal", background_prior=lambda n, c: None)
+        build_model(ds, model, background_prior=lambda n, c: None)

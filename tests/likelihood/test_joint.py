@@ -42,11 +42,20 @@ def test_term_names_and_shared_parameters(rng, helpers):
     with pm.Model() as model:
         index = pm.Normal("crab::index", 2.5, 1.0)
         params = {"crab::index": index, "crab::amplitude": 1e-11, "crab::reference": 1.0}
-        add_likelihood(responses, [helpers.Source("crab", helpers.PowerLaw())], params)
+        add_likelihood(
+            responses, [helpers.Source("crab", helpers.PowerLaw())], params, onoff="latent"
+        )
     names = {v.name for v in model.observed_RVs}
     assert names == {"ds0::counts", "ds1::counts", "ds1::counts_off", "ds2::counts"}
     assert [v.name for v in model.free_RVs] == ["crab::index", "ds1::mu_off"]
-    with pytest.raises(ValueError, match="onoff must be one of"), pm.Model():
+    # the default integrates the OFF rates out: one observed term, no nuisance
+    with pm.Model() as marginal:
+        index = pm.Normal("crab::index", 2.5, 1.0)
+        params = {"crab::index": index, "crab::amplitude": 1e-11, "crab::reference": 1.0}
+        add_likelihood(responses, [helpers.Source("crab", helpers.PowerLaw())], params)
+    assert {v.name for v in marginal.observed_RVs} == {"ds0::counts", "ds1::counts", "ds2::counts"}
+    assert [v.name for v in marginal.free_RVs] == ["crab::index"]
+    with pytest.raises(ValueError, match=r"former name: use onoff='wstat'"), pm.Model():
         add_likelihood(responses, [], params, onoff="profile")
     with pytest.raises(TypeError, match="SpectrumResponse"), pm.Model():
         add_likelihood([object()], [], params)

@@ -89,7 +89,9 @@ def test_latent_background_terms(rng, helpers):
     response = _onoff_response(rng, helpers)
     models = [_source(helpers)]
     with pm.Model() as model:
-        add_likelihood([response], models, VALUES, positions={"src": (0.0, 0.0, 0.05)})
+        add_likelihood(
+            [response], models, VALUES, onoff="latent", positions={"src": (0.0, 0.0, 0.05)}
+        )
     names = {rv.name for rv in model.observed_RVs}
     assert names == {"onoff::counts", "onoff::counts_off"}
     assert np.isfinite(model.compile_logp()(model.initial_point()))

@@ -44,15 +44,15 @@ def info(as_json: bool) -> None:
     help="Analyse the public joint-Crab spectra (needs GAMMAPY_DATA) or a simulated spectrum. "
     "Default: the joint Crab when $GAMMAPY_DATA/joint-crab exists, else the simulation.",
 )
-@click.option("--draws", default=500, show_default=True, help="Draws per chain.")
-@click.option("--tune", default=500, show_default=True, help="Tuning steps per chain.")
+@click.option("--draws", default=1000, show_default=True, help="Draws per chain.")
+@click.option("--tune", default=1000, show_default=True, help="Tuning steps per chain.")
 @click.option("--chains", default=4, show_default=True, help="Number of chains.")
 @click.option(
     "--sampler",
-    type=click.Choice(["auto", *SAMPLERS]),
-    default="auto",
+    type=click.Choice(SAMPLERS),
+    default="nutpie",
     show_default=True,
-    help="NUTS sampler; auto is nutpie when installed, else PyMC's NUTS.",
+    help="Sampler (see gammaprob.inference.sample).",
 )
 @click.option("--seed", default=0, show_default=True, help="Random seed (simulation and sampler).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
@@ -75,7 +75,7 @@ def demo(
     the convergence checks, and write the HTML report. With GAMMAPY_DATA set: the joint-Crab
     analysis of the five instruments' spectra (use --simulated to force the simulation).
     """
-    from .demo import resolve_sampler, run_demo
+    from .demo import run_demo
 
     data = environment_report()["GAMMAPY_DATA"]
     has_crab = data["found"] and (Path(data["value"]) / "joint-crab" / "spectra").is_dir()
@@ -94,9 +94,7 @@ def demo(
                     "--joint-crab needs $GAMMAPY_DATA/joint-crab/spectra; set GAMMAPY_DATA "
                     "(gammapy download datasets) or use --simulated"
                 )
-            _run_joint_crab(
-                output_dir, resolve_sampler(sampler), draws, tune, chains, seed, overwrite, progress
-            )
+            _run_joint_crab(output_dir, sampler, draws, tune, chains, seed, overwrite, progress)
         else:
             run_demo(
                 output_dir,
@@ -135,6 +133,7 @@ def _run_joint_crab(output_dir, sampler, draws, tune, chains, seed, overwrite, p
         progressbar=progress,
         report_format="html",
         overwrite=overwrite,
+        check=False,  # the report is printed below, once
     )
     import arviz as az
 

@@ -9,7 +9,6 @@ spectrum band and the posterior-predictive check.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ __all__ = [
     "DEMO_TRUTH",
     "DemoResult",
     "demo_sky_model",
-    "resolve_sampler",
     "run_demo",
     "truth_table",
 ]
@@ -77,13 +75,6 @@ def demo_sky_model():
     for key, value in DEMO_TRUTH.items():
         spectrum.parameters[key].value = value
     return SkyModel(spectrum, name=SOURCE)
-
-
-def resolve_sampler(sampler: str) -> str:
-    """Return the sampler to use: ``"auto"`` is nutpie when installed, else PyMC's NUTS."""
-    if sampler == "auto":
-        return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
-    return sampler
 
 
 def truth_table(result, truth: dict[str, float], ci_prob: float):
@@ -176,10 +167,10 @@ def check_outputs(output_dir: str | os.PathLike, overwrite: bool) -> dict[str, P
 def run_demo(
     output_dir: str | os.PathLike,
     *,
-    draws: int = 500,
-    tune: int = 500,
+    draws: int = 1000,
+    tune: int = 1000,
     chains: int = 4,
-    sampler: str = "auto",
+    sampler: str = "nutpie",
     random_seed: int | None = 0,
     livetime: u.Quantity = 1 * u.h,
     overwrite: bool = False,
@@ -193,10 +184,10 @@ def run_demo(
     output_dir : path-like
         Folder for ``demo_result.nc`` and ``demo_report.html`` (created if needed).
     draws, tune, chains : int
-        NUTS settings (per chain).
-    sampler : str
-        ``"auto"`` (nutpie when installed, else ``"pymc"``) or any sampler of
+        NUTS settings (per chain); the defaults are those of
         :func:`gammaprob.inference.sample`.
+    sampler : str
+        Any sampler of :func:`gammaprob.inference.sample` (default: its default, nutpie).
     random_seed : int, optional
         Seed of the simulation and of the sampler.
     livetime : astropy.units.Quantity
@@ -221,7 +212,6 @@ def run_demo(
     from ..visualization import report
 
     paths = check_outputs(output_dir, overwrite)
-    sampler = resolve_sampler(sampler)
     rng = np.random.default_rng(random_seed)
     model = demo_sky_model()
     template = parametric_spectrum_dataset(name=DATASET, livetime=livetime)

@@ -4,7 +4,8 @@ Reproduces the multi-instrument fit of Nigro et al. (2019, A&A 625, A10) on the 
 spectra in ``$GAMMAPY_DATA/joint-crab/spectra`` (Fermi-LAT, MAGIC, VERITAS, FACT, H.E.S.S.)
 as a Bayesian analysis: the log-parabola in the paper's log10 form at 1 TeV
 (:class:`~gammaprob.modeling.spectral.LogParabola10`), the published fit range of each
-instrument, the on/off background as a latent nuisance per bin (or the profiled WStat), and,
+instrument, the on/off background of each bin integrated out analytically (by default; or
+sampled as a latent nuisance, or profiled as WStat, see ``onoff=``), and,
 optionally, the paper's energy-scale systematics as one nuisance ``z`` per instrument
 (:class:`~gammaprob.modeling.spectral.EnergyScale`) with a Gaussian prior of 5 % (Fermi-LAT)
 or 15 % (Cherenkov telescopes), marginalised by the sampler.
@@ -12,7 +13,7 @@ or 15 % (Cherenkov telescopes), marginalised by the sampler.
 Examples
 --------
 >>> from gammaprob.analysis.joint_crab import run_joint_crab
->>> result = run_joint_crab("out", sampler="nutpie")  # doctest: +SKIP
+>>> result = run_joint_crab("out")  # doctest: +SKIP
 >>> result.posterior["crab::alpha"].median().item()  # doctest: +SKIP
 2.52
 """
@@ -329,21 +330,22 @@ def run_joint_crab(
     *,
     instruments: Sequence[str] | str | None = None,
     energy_scale: bool = False,
-    sampler: str = "pymc",
+    sampler: str = "nutpie",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     random_seed: int | None = 0,
-    likelihood: str = "latent",
+    onoff: str = "marginal",
     progressbar: bool = False,
     report_format: str = "md",
     overwrite: bool = False,
+    check: bool = True,
 ):
     """Run the joint-Crab analysis end to end and write its result and report.
 
     Reads the spectra (:func:`load_joint_crab_datasets`), builds the model
     (:func:`joint_crab_models`, :func:`gammaprob.inference.build_model`), samples, adds
-    posterior-predictive counts (latent likelihood only), and writes to ``output_dir``:
+    posterior-predictive counts (not with ``onoff="wstat"``), and writes to ``output_dir``:
     ``result.nc`` (the DataTree) and ``report.md`` / ``report.html`` (summary at 68 %,
     diagnostics, spectrum band, predictive checks).
 
@@ -356,19 +358,23 @@ def run_joint_crab(
     energy_scale : bool
         Add the per-instrument energy-scale nuisance.
     sampler : str
-        See :func:`gammaprob.inference.sample` (``"pymc"``, ``"nutpie"``, ...).
+        See :func:`gammaprob.inference.sample` (default ``"nutpie"``, as there).
     draws, tune, chains : int
         Sampler settings.
     random_seed : int, optional
         Seed.
-    likelihood : {"latent", "wstat"}
-        On/off treatment (see :func:`gammaprob.inference.build_model`).
+    onoff : {"marginal", "latent", "wstat"}
+        On/off treatment (see :func:`gammaprob.inference.build_model`; default
+        ``"marginal"``, as there).
     progressbar : bool
         Show the sampler's progress bar.
     report_format : {"md", "html"}
         Report format.
     overwrite : bool
         Replace existing outputs.
+    check : bool
+        Warn when the convergence checks fail (:func:`gammaprob.inference.sample`); callers
+        that print the report themselves pass False.
 
     Returns
     -------
@@ -385,7 +391,7 @@ def run_joint_crab(
     output_dir = Path(output_dir)
     datasets = load_joint_crab_datasets(instruments)
     models = joint_crab_models(energy_scale, instruments, datasets=datasets)
-    model = build_model(datasets, models, likelihood=likelihood)
+    model = build_model(datasets, models, onoff=onoff)
     result = sample(
         model,
         sampler=sampler,
@@ -394,8 +400,9 @@ def run_joint_crab(
         chains=chains,
         random_seed=random_seed,
         progressbar=progressbar,
+        check=check,
     )
-    if likelihood == "latent":
+    if onoff != "wstat":
         with model:
             pm.sample_posterior_predictive(
                 result,

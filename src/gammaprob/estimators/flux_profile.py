@@ -311,7 +311,7 @@ class FluxProfileEstimator:
                     )
                 zeros = np.zeros(sel.size)
                 terms = NormTerms(mu_e[sel], n_e[sel], zeros, b_e[sel], zeros, zeros)
-                post = norm_posterior(terms, self.norm_prior, background="jeffreys")
+                post = norm_posterior(terms, self.norm_prior)  # known background (Cash)
                 summary = summarize_norm(post, self.prob, self.ul_prob)
                 for name in _NORM_COLUMNS:
                     cols[name][i, g] = summary[name]

@@ -136,8 +136,8 @@ class LightCurveEstimator:
     variability_norm_max : float
         Upper end of the uniform prior on the norm in the Bayes factor (default 10).
     **kwargs
-        ``prob``, ``ul_prob``, ``norm_prior``, ``background``, ``is_ul_ts``, ``n_grid`` of
-        :class:`FluxPointsEstimator` (conditional mode).
+        ``prob``, ``ul_prob``, ``norm_prior``, ``onoff``, ``background_prior``, ``is_ul_ts``,
+        ``n_grid`` of :class:`FluxPointsEstimator` (conditional mode).
     """
 
     def __init__(
@@ -246,7 +246,7 @@ class LightCurveEstimator:
             ``ts``, ``dof``, ``p_value``, ``log10_bf`` arrays over energy bins (NaN where fewer
             than two time bins have data).
         """
-        background = self.flux_points.background
+        fpe = self.flux_points
         n_e = len(terms[0])
         grid = np.linspace(0.0, self.variability_norm_max, _N_VAR_GRID)
         out = {key: np.full(n_e, np.nan) for key in ("ts", "dof", "p_value", "log10_bf")}
@@ -254,7 +254,9 @@ class LightCurveEstimator:
             bins = [t[e] for t in terms if t[e] is not None and t[e].mu.sum() > 0]
             if len(bins) < 2:
                 continue
-            logl = np.array([log_likelihood(grid, b, background) for b in bins])
+            logl = np.array(
+                [log_likelihood(grid, b, fpe.onoff, fpe.background_prior) for b in bins]
+            )
             total = logl.sum(axis=0)
             ts = 2 * (logl.max(axis=1).sum() - total.max())
             dof = len(bins) - 1

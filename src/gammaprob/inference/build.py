@@ -55,20 +55,21 @@ def build_model(
     datasets,
     models,
     *,
-    likelihood: str = "latent",
+    onoff: str = "marginal",
     background_prior=None,
     flux_points_stat: str = "chi2",
     psf_mode: str = "exact",
     model=None,
+    **removed,
 ):
     """Build the PyMC model: one sub-model per source, one observed term per dataset.
 
     Free parameters become random variables named ``"<source>::<param>"`` (for example
     ``"crab::alpha"``), with amplitudes sampled on an O(1) scale and reported in physical
     units. Each spectrum or map dataset adds ``"<dataset>::counts"`` (and, for on/off data
-    with the default latent background, ``"<dataset>::mu_off"`` and
-    ``"<dataset>::counts_off"``); flux-point datasets add ``"<dataset>::dnde"``. After the
-    call the model can be extended by the user (``with model: ...``).
+    with ``onoff="latent"``, ``"<dataset>::mu_off"`` and ``"<dataset>::counts_off"``);
+    flux-point datasets add ``"<dataset>::dnde"``. After the call the model can be extended
+    by the user (``with model: ...``).
 
     Parameters
     ----------
@@ -76,15 +77,18 @@ def build_model(
         Spectrum (on/off), map (on/off) and flux-point datasets, with unique names.
     models : Models, SkyModel or sequence
         Sky models (and FoV background models) with priors on their free parameters.
-    likelihood : {"latent", "marginal", "wstat"}
-        On/off treatment: the background rate per bin as a latent nuisance with two observed
-        Poisson terms (generative, default); ``"marginal"``, the same model with the rates
-        integrated out analytically (generative, same posterior, several times faster to
-        sample); or the profiled WStat as a ``pm.Potential`` (no prior/posterior predictive
-        checks; a warning says so).
+    onoff : {"marginal", "latent", "wstat"}
+        On/off treatment (:data:`gammaprob.likelihood.ONOFF_MODES`): ``"marginal"``
+        (default), each bin's OFF rate integrated out analytically under the default
+        Gamma(1/4, rate 1e-4) prior (generative, no nuisance dimension: the fastest to
+        sample); ``"latent"``, the same model with the OFF rates sampled as latent nuisances
+        ``"<dataset>::mu_off"`` (same posterior of the source parameters; needed for another
+        ``background_prior``); or ``"wstat"``, the OFF rates profiled (WStat) as a
+        ``pm.Potential`` (no prior/posterior predictive checks; a warning says so).
     background_prior : callable, optional
-        Prior of the latent OFF expectations (see :func:`gammaprob.likelihood.onoff_term`);
-        default: a proper Gamma(1/4, rate 1e-4) on each bin's OFF rate.
+        Prior of the latent OFF expectations, ``onoff="latent"`` only (see
+        :func:`gammaprob.likelihood.onoff_term`); default: a proper Gamma(1/4, rate 1e-4) on
+        each bin's OFF rate (the prior the marginal integrates out).
     flux_points_stat : {"chi2", "distrib"}
         Likelihood of flux points: Gaussian on the measured values, or asymmetric errors and
         one-sided upper limits (a potential).
@@ -100,10 +104,13 @@ def build_model(
     pymc.Model
         The model.
     """
+    _refuse_removed(removed)
     import pymc as pm
 
     from ..forward import build_params
-    from ..likelihood import add_likelihood, flux_points_term
+    from ..likelihood import add_likelihood, check_onoff, flux_points_term
+
+    check_onoff(onoff)
 
     datasets = _as_list(datasets)
     if not datasets:
@@ -124,7 +131,7 @@ def build_model(
                 responses,
                 models,
                 params,
-                onoff=likelihood,
+                onoff=onoff,
                 background_prior=background_prior,
                 psf_mode=psf_mode,
             )
@@ -134,9 +141,22 @@ def build_model(
     _METADATA[model] = {
         "model_yaml": _model_yaml(models),
         "datasets": {name: _dataset_source(ds) for name, ds in zip(names, datasets, strict=True)},
-        "likelihood": likelihood,
+        "onoff": onoff,
     }
     return model
+
+
+def _refuse_removed(removed: dict) -> None:
+    """Raise TypeError for keywords build_model does not take, naming renamed ones."""
+    if not removed:
+        return
+    if "likelihood" in removed:
+        raise TypeError(
+            "build_model() got the keyword 'likelihood', which was renamed: use "
+            f"onoff={removed['likelihood']!r} (one of 'marginal', 'latent', 'wstat'; "
+            "default 'marginal')"
+        )
+    raise TypeError(f"build_model() got unexpected keyword argument(s) {sorted(removed)}")
 
 
 def _model_yaml(models) -> str | None:

@@ -46,7 +46,7 @@ def _pointwise_by_dataset(result) -> dict:
         raise ValueError(
             "the result has no log_likelihood group: sample with log_likelihood=True (the "
             "default), and use a generative likelihood (the profiled WStat is a potential "
-            "and has no pointwise log-likelihood; use likelihood='latent')"
+            "and has no pointwise log-likelihood; use onoff='marginal', the default, or 'latent')"
         )
     group = result["log_likelihood"].to_dataset()
     if not group.data_vars:

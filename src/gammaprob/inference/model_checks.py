@@ -55,7 +55,9 @@ def improper_variables(model) -> tuple[list[str], list[str]]:
 def check_model(model, *, evidence: bool = False, start: bool = False) -> None:
     """Refuse models that cannot give a proper posterior, with advice.
 
-    Checks: at least one free variable and one observed term or potential; no improper prior
+    Checks: no parameter changed since the model was built from it
+    (:func:`gammaprob.modeling.parameter.check_built_parameters`); at least one free variable
+    and one observed term or potential; no improper prior
     that the data leave unconstrained; (``evidence=True``) no improper prior at all;
     (``start=True``) a finite log-density at the initial point, naming the terms where it is
     not. The structural checks are instant; the start check compiles the model's terms once.
@@ -73,7 +75,12 @@ def check_model(model, *, evidence: bool = False, start: bool = False) -> None:
     ------
     ImproperModelError
         With what is wrong and what to do.
+    gammaprob.modeling.parameter.StaleModelError
+        A parameter changed after the model was built: rebuild it with ``build_model``.
     """
+    from gammaprob.modeling.parameter import check_built_parameters
+
+    check_built_parameters(model)
     if not model.free_RVs:
         raise ImproperModelError(
             "the model has no free variable: give at least one parameter a prior"
@@ -96,8 +103,9 @@ def check_model(model, *, evidence: bool = False, start: bool = False) -> None:
         raise ImproperModelError(
             f"{', '.join(constrained)} {'has' if len(constrained) == 1 else 'have'} an "
             "improper prior: the evidence (SMC) needs proper priors everywhere. Give each a "
-            "proper prior; for on/off data pass background_prior= to build_model (a proper "
-            "prior on the latent OFF expectations) or use likelihood='wstat'."
+            "proper prior; for on/off data use build_model's default onoff='marginal' (its "
+            "OFF prior is proper), onoff='wstat', or onoff='latent' with a proper "
+            "background_prior=."
         )
     if not start:
         return

@@ -1,4 +1,4 @@
-"""Likelihood terms: Poisson (Cash), on/off (latent or marginalised background, or WStat), flux points, joint."""
+"""Likelihood terms: Poisson (Cash), on/off (``onoff=`` "marginal", "latent" or "wstat"), flux points, joint."""
 
 from .flux_points import (
     FLUX_POINT_STATS,
@@ -6,7 +6,7 @@ from .flux_points import (
     flux_points_statistic,
     flux_points_term,
 )
-from .joint import ONOFF_MODES, add_likelihood, statistics
+from .joint import ONOFF_MODES, add_likelihood, check_onoff, statistics
 from .onoff import flat_background, gamma_background, onoff_term, wstat_graph, wstat_term
 from .onoff_marginal import marginal_logp, onoff_marginal_term
 from .poisson import poisson_term
@@ -16,6 +16,7 @@ __all__ = [
     "ONOFF_MODES",
     "FluxPointsData",
     "add_likelihood",
+    "check_onoff",
     "flat_background",
     "flux_points_statistic",
     "flux_points_term",

@@ -18,9 +18,38 @@ from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 from gammaprob.likelihood.poisson import poisson_term
 from gammaprob.stats import cash, wstat
 
-__all__ = ["ONOFF_MODES", "add_likelihood", "statistics"]
+__all__ = ["ONOFF_MODES", "add_likelihood", "check_onoff", "statistics"]
 
-ONOFF_MODES = ("latent", "marginal", "wstat")
+#: Treatments of on/off data, the values of ``onoff=`` in every layer (the first is the default)
+ONOFF_MODES = ("marginal", "latent", "wstat")
+#: Former names of these values, refused with a message naming the new one
+_RENAMED_ONOFF = {"profile": "wstat", "jeffreys": "marginal", "flat": "marginal"}
+
+
+def check_onoff(onoff: str, allowed: tuple[str, ...] = ONOFF_MODES) -> str:
+    """Return ``onoff`` if it is one of ``allowed``; else raise ValueError naming the choices.
+
+    Parameters
+    ----------
+    onoff : str
+        The requested on/off treatment.
+    allowed : tuple of str
+        The accepted values (default: :data:`ONOFF_MODES`).
+
+    Returns
+    -------
+    str
+        ``onoff``.
+    """
+    if onoff in allowed:
+        return onoff
+    hint = ""
+    if onoff in _RENAMED_ONOFF:
+        hint = f" ({onoff!r} is a former name: use onoff={_RENAMED_ONOFF[onoff]!r}"
+        if onoff != "profile":
+            hint += f" with the estimators' background_prior={onoff!r}"
+        hint += ")"
+    raise ValueError(f"onoff must be one of {allowed}, got {onoff!r}{hint}")
 
 
 def _check_responses(responses) -> list:
@@ -50,7 +79,7 @@ def add_likelihood(
     models: Sequence,
     params: Mapping,
     *,
-    onoff: str = "latent",
+    onoff: str = "marginal",
     background_prior=None,
     n_nodes: int = DEFAULT_NODES,
     positions=None,
@@ -72,12 +101,14 @@ def add_likelihood(
     params : Mapping
         Parameter tensors (or fixed floats): nested ``{source: {kind: {param: value}}}`` as
         returned by :func:`gammaprob.forward.build_params`, or flat ``{"<source>::<param>": value}``.
-    onoff : {"latent", "marginal", "wstat"}
-        On/off datasets: latent background with two observed Poisson terms (default);
-        ``"marginal"``: the same model with each bin's OFF rate integrated out analytically
-        (one observed term per dataset, same posterior of the source parameters, far fewer
-        sampled dimensions; see :func:`gammaprob.likelihood.onoff.onoff_marginal_term`); or
-        the profiled WStat as a ``pm.Potential`` (warns: no predictive checks). The WStat of
+    onoff : {"marginal", "latent", "wstat"}
+        On/off datasets (:data:`ONOFF_MODES`): ``"marginal"`` (default), each bin's OFF rate
+        integrated out analytically under the default Gamma prior (one observed term per
+        dataset, no sampled nuisance; see
+        :func:`gammaprob.likelihood.onoff_marginal.onoff_marginal_term`); ``"latent"``, the
+        same model with the OFF rates sampled as latent nuisances and two observed Poisson
+        terms (same posterior of the source parameters); or ``"wstat"``, the OFF rates
+        profiled (WStat) as a ``pm.Potential`` (warns: no predictive checks). The WStat of
         all on/off datasets folded together is one potential named ``"<a>+<b>+...::wstat"``.
     background_prior : callable, optional
         Prior for the latent OFF expectation, see :func:`gammaprob.likelihood.onoff_term`
@@ -106,8 +137,7 @@ def add_likelihood(
         outside carry no information on any source parameter (see
         :mod:`gammaprob.forward.map`), so their terms are left out.
     """
-    if onoff not in ONOFF_MODES:
-        raise ValueError(f"onoff must be one of {ONOFF_MODES}, got {onoff!r}")
+    check_onoff(onoff)
     if onoff != "latent" and background_prior is not None:
         raise ValueError(
             f"background_prior applies to onoff='latent' only, not {onoff!r} (the marginal "

@@ -1,4 +1,4 @@
-"""On/off likelihood with each bin's OFF rate integrated out analytically (generative).
+"""On/off likelihood with each bin's OFF rate integrated out analytically (``onoff="marginal"``).
 
 With a Gamma(``shape``, ``rate``) prior on the OFF expectation ``b`` of a bin and ``n_off ~
 Poisson(b)``, ``b`` given ``n_off`` is Gamma(``n_off + shape``, ``1 + rate``), so the background
@@ -6,8 +6,9 @@ part of ``n_on`` is negative binomial and ``n_on`` is the convolution of Poisson
 with it: a finite sum over the split of ``n_on``. :func:`onoff_marginal_term` adds it as one
 observed ``pm.CustomDist`` per dataset (logp and random draws), with the same posterior of the
 source parameters as the latent model of :mod:`gammaprob.likelihood.onoff` and no latent
-variable per bin. :class:`MarginalOnOffLogp` evaluates the sum and its derivative in one numba
-loop over the valid (bin, split) pairs only.
+variable per bin: the default on/off treatment of :func:`gammaprob.inference.build_model`
+(generative: prior and posterior predictive checks work). :class:`MarginalOnOffLogp`
+evaluates the sum and its derivative in one numba loop over the valid (bin, split) pairs only.
 """
 
 from __future__ import annotations
