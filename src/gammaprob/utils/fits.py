@@ -6,6 +6,7 @@ import functools
 import gzip
 import io
 import os
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BLOCK",
+    "WARNINGS_LOCK",
     "get_hdu",
     "missing_column_error",
     "open_fits",
@@ -33,6 +35,15 @@ __all__ = [
 
 BLOCK = 2880
 """FITS files are a whole number of 2880-byte blocks."""
+
+WARNINGS_LOCK = threading.RLock()
+"""Held around every ``warnings.catch_warnings`` block of the FITS readers.
+
+``catch_warnings`` saves and restores the process-wide warning filters; two threads that
+enter and leave such blocks interleaved would restore each other's filters (leaving, e.g.,
+astropy warnings turned into errors for the whole process). Holding this lock makes the
+blocks of the readers nest properly under Dask's threaded scheduler.
+"""
 
 
 def read_raw_fits(path: str | os.PathLike) -> tuple[Path, bytes]:
@@ -111,7 +122,7 @@ def read_fits_bytes(path: str | os.PathLike, lazy: bool = False) -> fits.HDUList
 
     path, raw = read_raw_fits(path)
     try:
-        with warnings.catch_warnings():
+        with WARNINGS_LOCK, warnings.catch_warnings():
             # astropy only warns about a file cut off inside a header; that is an error here.
             warnings.simplefilter("error", AstropyUserWarning)
             warnings.simplefilter("error", fits.verify.VerifyWarning)
