@@ -4,9 +4,10 @@ The ten joint-Crab OGIP spectra (published fit ranges), a log-parabola at 1 TeV 
 form) with the priors of :func:`gammaprob.analysis.joint_crab.crab_spectrum`, 4 chains x
 (1000 tuning + 1000 draws), with each available sampler (PyMC's NUTS, nutpie, numpyro when
 installed; emcee with 32 walkers on the WStat model only: an ensemble sampler cannot handle
-the ~400 latent background rates) and the on/off likelihoods: the latent background
-(default, generative), the same model with the background rates integrated out analytically
-("marginal", generative) and the profiled WStat (what gammapy fits).
+the ~400 latent background rates) and the on/off treatments (``onoff=``): the latent
+background ("latent", generative), the same model with the background rates integrated out
+analytically ("marginal", the default, generative) and the profiled WStat (what gammapy fits).
+``bench_whole_process.py`` times the default path alone, repeated.
 
 Every run is a fresh Python process, timed from launch to exit ("whole process": imports,
 reading the files, building and compiling the model, sampling, diagnostics). It runs twice
@@ -57,7 +58,7 @@ QUOTED = {
 
 
 # -- workers (run in a fresh process) ----------------------------------------------------------
-def worker_gammaprob(sampler: str, likelihood: str) -> dict:
+def worker_gammaprob(sampler: str, onoff: str) -> dict:
     """Import, read, build, sample; return the phase timings and diagnostics."""
     t0, c0 = time.perf_counter(), time.process_time()
     import warnings
@@ -73,7 +74,7 @@ def worker_gammaprob(sampler: str, likelihood: str) -> dict:
     t2 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # WStat: "no predictive checks"
-        model = build_model(datasets, joint_crab_models(False), likelihood=likelihood)
+        model = build_model(datasets, joint_crab_models(False), onoff=onoff)
     t3 = time.perf_counter()
     chains = 32 if sampler == "emcee" else 4
     result = sample(

@@ -18,7 +18,6 @@ Run: ``python validation/joint_crab/run.py [--sampler nutpie|pymc] [--reports DI
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
 import warnings
 from datetime import UTC, datetime
@@ -89,7 +88,7 @@ def run_one(
     sampler: str,
     seed: int,
     draws: int = 1000,
-    likelihood: str = "latent",
+    onoff: str = "latent",
 ) -> dict:
     from gammaprob.analysis.joint_crab import joint_crab_models, load_joint_crab_datasets
     from gammaprob.inference import build_model, sample
@@ -98,7 +97,7 @@ def run_one(
     models = joint_crab_models(energy_scale, instruments, datasets=datasets)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*predictive.*")  # WStat: a potential
-        model = build_model(datasets, models, likelihood=likelihood)
+        model = build_model(datasets, models, onoff=onoff)
     start = time.perf_counter()
     result = sample(
         model,
@@ -244,8 +243,7 @@ def write_report(results: dict, reference: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
-    parser.add_argument("--sampler", default=default)
+    parser.add_argument("--sampler", default="nutpie")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reports", default=None, help="folder for the full joint reports")
     args = parser.parse_args()
@@ -271,7 +269,7 @@ def main() -> None:
         results[variant] = {}
         for row in [*INSTRUMENTS, "joint"]:
             instruments = None if row == "joint" else [row]
-            settings = {"sampler": args.sampler, "seed": args.seed, "likelihood": likelihood}
+            settings = {"sampler": args.sampler, "seed": args.seed, "onoff": likelihood}
             res = run_one(instruments, energy_scale, **settings)
             if not res["convergence"]["ok"]:  # e.g. a lone instrument: z and amplitude
                 # are degenerate (the prior alone fixes z), so the chains need longer
@@ -294,7 +292,7 @@ def main() -> None:
             run_joint_crab(
                 f"{args.reports}/{variant}",
                 energy_scale=energy_scale,
-                likelihood=likelihood,
+                onoff=likelihood,
                 sampler=args.sampler,
                 random_seed=args.seed,
                 overwrite=True,

@@ -327,7 +327,13 @@ def nuts_check(responses, sims, forward, records, seed: int) -> list:
         for method, prior in priors.items():
             models = joint_crab_models()
             with pm.Model() as model:
-                add_likelihood(sim_responses, models, build_params(models), background_prior=prior)
+                add_likelihood(
+                    sim_responses,
+                    models,
+                    build_params(models),
+                    onoff="latent",
+                    background_prior=prior,
+                )
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
