@@ -92,6 +92,39 @@ def test_read_rejects_non_integer_counts(tmp_path):
         read_map_dataset(tmp_path / "map.fits")
 
 
+def test_exposure_without_bunit_says_to_pass_unit(tmp_path):
+    """A map file without BUNIT reads as dimensionless; as an exposure it is refused with the fix."""
+    from astropy.io import fits
+
+    ds = make_map_dataset()
+    ds.exposure.write(tmp_path / "exposure.fits")
+    with fits.open(tmp_path / "exposure.fits", mode="update") as hdulist:
+        del hdulist[0].header["BUNIT"]
+    exposure = Map.read(tmp_path / "exposure.fits")
+    assert exposure.unit == u.one
+    with pytest.raises(
+        ValueError,
+        match=r"exposure unit dimensionless is not area x time .*without BUNIT.*"
+        r"Map.read\(path, unit='cm2 s'\)",
+    ):
+        ds.replace(exposure=exposure)
+    fixed = ds.replace(exposure=Map.read(tmp_path / "exposure.fits", unit="cm2 s"))
+    assert_array_equal(fixed.exposure.data, ds.exposure.data)
+
+
+def test_read_map_dataset_refuses_exposure_without_bunit(tmp_path):
+    from astropy.io import fits
+
+    make_map_dataset().write(tmp_path / "map.fits")
+    with fits.open(tmp_path / "map.fits", mode="update") as hdulist:
+        del hdulist["EXPOSURE"].header["BUNIT"]
+    with pytest.raises(
+        FormatError,
+        match=r"map.fits'.*HDU 'EXPOSURE'.*BUNIT.*area x time unit, got 'dimensionless'",
+    ):
+        read_map_dataset(tmp_path / "map.fits")
+
+
 MAP_FILES = [
     "fermi-3fhl-crab/Fermi-LAT-3FHL_data_Fermi-LAT.fits",
     "hawc/DL4/nHit-5.fits.gz",

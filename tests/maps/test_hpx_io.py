@@ -181,9 +181,11 @@ def test_fermi_exposure_cube(gammapy_data, tmp_path):
 
 
 @pytest.mark.requires_data
-def test_fermi_exposure_cube_needs_unit(gammapy_data):
-    with pytest.raises(FormatError, match="BUNIT"):
-        read_map(gammapy_data / FERMI_HPX)
+def test_fermi_exposure_cube_without_bunit_is_dimensionless(gammapy_data):
+    m = read_map(gammapy_data / FERMI_HPX)
+    assert m.unit == u.one
+    assert m.data[5, 1000] == 436262993920.0
+    assert read_map(gammapy_data / FERMI_HPX, unit="cm2 s").unit == u.Unit("cm2 s")
 
 
 @pytest.mark.requires_data

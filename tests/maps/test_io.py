@@ -114,10 +114,12 @@ def test_missing_bands_hdu(cube_file):
         Map.read(cube_file, hdu="COUNTS")
 
 
-def test_missing_unit(cube_file):
+def test_missing_unit_reads_as_dimensionless(cube_file):
+    """An absent BUNIT is dimensionless (as FITS readers and gammapy take it), or unit=."""
     rewrite(cube_file, lambda h: h["COUNTS"].header.remove("BUNIT"))
-    with pytest.raises(FormatError, match=r"cube.fits.*COUNTS.*BUNIT.*pass unit="):
-        Map.read(cube_file)
+    m = Map.read(cube_file)
+    assert m.unit == u.one
+    assert m.data.shape == (3, 8, 12)
     assert Map.read(cube_file, unit="cm-2 s-1").unit == u.Unit("cm-2 s-1")
 
 

@@ -133,11 +133,24 @@ def test_fermi_counts_cube_energy_edges(gammapy_data):
     assert int(m.data.sum()) == 32684
 
 
-def test_fermi_exposure_cube_needs_unit(gammapy_data):
-    from gammaprob.utils.errors import FormatError
+def test_fermi_cubes_without_bunit_read_as_dimensionless(gammapy_data):
+    """The Fermi gtbin/gtexpcube2 cubes have no BUNIT: dimensionless unless unit= is given."""
+    from gammaprob.datasets import MapDataset
 
-    with pytest.raises(FormatError, match=r"exposure-cube.*PRIMARY.*BUNIT"):
-        Map.read(gammapy_data / "fermi-3fhl-gc/fermi-3fhl-gc-exposure-cube.fits.gz")
+    counts_path = gammapy_data / "fermi-3fhl-gc/fermi-3fhl-gc-counts-cube.fits.gz"
+    exposure_path = gammapy_data / "fermi-3fhl-gc/fermi-3fhl-gc-exposure-cube.fits.gz"
+    for path in (counts_path, exposure_path):
+        with fits.open(path) as hdul:
+            assert "BUNIT" not in hdul[0].header
+    counts = Map.read(counts_path)
+    assert counts.unit == u.one and int(counts.data.sum()) == 32684
+    exposure = Map.read(exposure_path)
+    assert exposure.unit == u.one
+    with pytest.raises(ValueError, match=r"exposure unit dimensionless.*unit='cm2 s'"):
+        MapDataset(name="gc", counts=counts, exposure=exposure)
+    exposure_cm2s = Map.read(exposure_path, unit="cm2 s")
+    assert exposure_cm2s.unit == u.Unit("cm2 s")
+    assert_array_equal(exposure_cm2s.data, exposure.data)
 
 
 @pytest.mark.requires_gammapy

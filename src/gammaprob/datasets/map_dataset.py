@@ -42,6 +42,17 @@ def _check_map(value: Any, what: str) -> Map:
     return value
 
 
+def _exposure_unit_message(what: str, unit) -> str:
+    """Why an exposure unit is refused, and (for a dimensionless map) how to give it one."""
+    text = f"{what}: exposure unit {unit.to_string() or 'dimensionless'} is not area x time"
+    if unit == u.one:
+        text += (
+            " (a FITS map without BUNIT, e.g. a Fermi exposure cube, reads as dimensionless): "
+            "read it with Map.read(path, unit='cm2 s')"
+        )
+    return text
+
+
 def _frozen_map(m: Map, data: np.ndarray) -> Map:
     from gammaprob.maps.map import Map
 
@@ -110,7 +121,7 @@ class MapDataset:
                     f"{what}: exposure needs an 'energy_true' axis, has {exposure.geom.axes.names}"
                 )
             if not exposure.unit.is_equivalent("m2 s"):
-                raise ValueError(f"{what}: exposure unit {exposure.unit} is not area x time")
+                raise ValueError(_exposure_unit_message(what, exposure.unit))
             if exposure.geom.to_image() != geom.to_image():
                 raise ValueError(
                     f"{what}: exposure and counts must share the spatial geometry; got "

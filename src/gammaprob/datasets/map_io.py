@@ -44,6 +44,24 @@ def _meta_livetime(header: fits.Header, path, hdu: str) -> dict:
     return {}
 
 
+_EXPOSURE_HDUS = ("EXPOSURE", "PSF_EXPOSURE", "EDISP_EXPOSURE")
+
+
+def _check_exposure_unit(m: Map, path, hdu: str) -> None:
+    """Refuse an exposure map without an area x time unit (a missing BUNIT reads as "")."""
+    if m.unit.is_equivalent("m2 s"):
+        return
+    unit = m.unit.to_string() or "dimensionless"
+    raise FormatError(
+        f"an exposure needs an area x time unit, got {unit!r} (an absent or empty BUNIT "
+        "reads as dimensionless); set BUNIT (e.g. 'm2 s' or 'cm2 s') in the file, or read "
+        f"the map with Map.read(path, hdu={hdu!r}, unit='cm2 s') and build the MapDataset",
+        path=path,
+        hdu=hdu,
+        column="BUNIT",
+    )
+
+
 def read_map_dataset(path: str | os.PathLike, name: str | None = None) -> MapDataset:
     """Read a map dataset written by gammapy (or by :func:`write_map_dataset`).
 
@@ -74,7 +92,10 @@ def read_map_dataset(path: str | os.PathLike, name: str | None = None) -> MapDat
         def read(hdu: str, unit=None) -> Map | None:
             if hdu not in names:
                 return None
-            return map_from_hdulist(hdulist, hdu=hdu, unit=unit, path=path)
+            m = map_from_hdulist(hdulist, hdu=hdu, unit=unit, path=path)
+            if hdu in _EXPOSURE_HDUS:
+                _check_exposure_unit(m, path, hdu)
+            return m
 
         meta: dict = {"filename": str(path)}
         if "EXPOSURE" in names:

@@ -15,10 +15,11 @@ Written files use an image HDU plus a gammapy-compatible ``BANDS`` table and rou
 exactly (values, dtype, unit, axes, WCS). Boolean maps are stored as ``uint8`` with
 ``MAPDTYPE = 'bool'``.
 
-The unit comes from ``BUNIT``. An empty ``BUNIT`` means dimensionless unless the caller
-passes ``unit=``; an absent one is an error unless the caller passes ``unit=`` (Fermi tools
-omit it: pass ``unit="cm2 s"`` for exposure cubes and ``unit=""`` for counts). A ``unit=``
-that disagrees with a non-empty ``BUNIT`` is an error.
+The unit comes from ``BUNIT``. An absent or empty ``BUNIT`` means dimensionless (as FITS
+readers and gammapy take it) unless the caller passes ``unit=``: Fermi tools omit it, so pass
+``unit="cm2 s"`` for their exposure cubes. A dimensionless map is refused where a unit is
+required (e.g. as the exposure of a :class:`~gammaprob.datasets.MapDataset`), with the advice
+to read it with ``unit=``. A ``unit=`` that disagrees with a non-empty ``BUNIT`` is an error.
 """
 
 from __future__ import annotations
@@ -97,15 +98,9 @@ def _bands_hdu_name(hdulist: fits.HDUList, hdu, hdu_bands: str | None) -> str | 
 def _read_unit(hdu, unit: Any, path) -> u.UnitBase:
     header = hdu.header
     if "BUNIT" not in header:
-        if unit is None:
-            raise FormatError(
-                "the map has no BUNIT keyword; pass unit= (e.g. unit='' for counts, "
-                "unit='cm2 s' for exposure) to say what the values are",
-                path=path,
-                hdu=hdu.name,
-                column="BUNIT",
-            )
-        return u.Unit(unit)
+        # absent: dimensionless, as for FITS readers and gammapy; where a unit is required
+        # (exposure, flux) the map is refused later with the advice to pass unit=
+        return u.one if unit is None else u.Unit(unit)
     text = str(header["BUNIT"]).strip()
     if not text and unit is not None:
         return u.Unit(unit)  # an empty BUNIT may be made explicit by the caller
@@ -206,7 +201,8 @@ def read_map(
         Bands HDU (default: the ``BANDSHDU`` keyword, else ``EBOUNDS``/``ENERGIES`` for cubes).
     unit : str or `~astropy.units.Unit`, optional
         Unit to use when ``BUNIT`` is absent or empty (an error if it disagrees with a
-        non-empty ``BUNIT``).
+        non-empty ``BUNIT``). Without it such a map is dimensionless: pass e.g.
+        ``unit="cm2 s"`` for a Fermi exposure cube, which has no ``BUNIT``.
 
     Returns
     -------
@@ -216,7 +212,7 @@ def read_map(
     Raises
     ------
     FormatError
-        Missing HDU, missing or unknown unit, invalid or non-monotonic axes, data shape not
+        Missing HDU, unknown unit, invalid or non-monotonic axes, data shape not
         matching the header; the message names the file and HDU.
     """
     with open_fits(path) as hdulist:
