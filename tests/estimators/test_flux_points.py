@@ -303,3 +303,70 @@ def test_shape_from_a_gammaprob_fit():
     assert_allclose(fp.table["ref_dnde"].quantity.value, expected, rtol=1e-10)
     # at the best-fit shape the flux points scatter around norm = 1
     assert abs(np.average(fp.table["norm_best"], weights=fp.table["ts"]) - 1) < 0.1
+
+
+def test_table_reports_the_snapped_edges_used(caplog):
+    """Requested 0.8-2.5-16 TeV on 0.5-1-2-4-8-16 TeV bins: 1-2 and 2-16 TeV are measured."""
+    import json
+    import logging
+
+    ds = _onoff(counts=[60, 30, 12, 3, 0], counts_off=[100, 40, 10, 10, 4])
+    with caplog.at_level(logging.INFO, logger="gammaprob.estimators.flux_points"):
+        t = FluxPointsEstimator(_source(), [0.8, 2.5, 16] * u.TeV).run(ds).table
+    assert_allclose(t["e_min"].quantity.to_value("TeV"), [1, 2], rtol=1e-12)
+    assert_allclose(t["e_max"].quantity.to_value("TeV"), [2, 16], rtol=1e-12)
+    assert_allclose(t["e_ref"].quantity.to_value("TeV"), [np.sqrt(2), np.sqrt(32)], rtol=1e-12)
+    assert_allclose(t["ref_flux"].quantity.value, 1e-11 * np.array([0.5, 0.5 - 1 / 16]), rtol=1e-9)
+    assert json.loads(t.meta["EREQ"]) == [0.8, 2.5, 16.0] and t.meta["EREQUNIT"] == "TeV"
+    assert "requested 0.8-2.5 TeV, measured 1-2 TeV" in caplog.text
+    assert "requested 2.5-16 TeV, measured 2-16 TeV" in caplog.text
+    # the same numbers as when the edges actually used are requested
+    same = FluxPointsEstimator(_source(), [1, 2, 16] * u.TeV).run(ds).table
+    for column in ("e_ref", "ref_dnde", "ref_eflux", "norm", "norm_ul", "dnde", "e2dnde", "ts"):
+        assert_allclose(t[column], same[column], rtol=1e-12)
+
+
+def test_reported_edges_follow_the_safe_mask():
+    ds = _onoff(counts=[60, 30, 12, 3, 0], counts_off=[100, 40, 10, 10, 4])
+    ds = ds.replace(mask_safe=np.array([False, True, True, True, False]))
+    t = FluxPointsEstimator(_source(), [0.5, 2, 16] * u.TeV).run(ds).table
+    assert_allclose(t["e_min"].quantity.to_value("TeV"), [1, 2], rtol=1e-12)
+    assert_allclose(t["e_max"].quantity.to_value("TeV"), [2, 8], rtol=1e-12)
+
+
+@pytest.mark.requires_data
+def test_snapped_edges_on_hess_crab(gammapy_data):
+    """0.93-2.15 TeV requested: the H.E.S.S. bins measured span 0.891-2.239 TeV."""
+    paths = sorted((gammapy_data / "joint-crab" / "spectra" / "hess").glob("pha_*.fits"))[:2]
+    datasets = [SpectrumDatasetOnOff.read(p) for p in paths]
+    edges = datasets[0].energy_axis.edges.to_value("TeV")
+    t = FluxPointsEstimator(_source(), [0.93, 2.15, 5] * u.TeV).run(datasets).table
+    lo, mid, hi = (edges[np.argmin(np.abs(np.log(edges / e)))] for e in (0.93, 2.15, 5))
+    assert_allclose([lo, mid, hi], [0.891251, 2.238721, 5.011872], rtol=1e-6)
+    assert_allclose(t["e_min"].quantity.to_value("TeV"), [lo, mid], rtol=1e-12)
+    assert_allclose(t["e_max"].quantity.to_value("TeV"), [mid, hi], rtol=1e-12)
+
+
+@pytest.mark.requires_data
+@pytest.mark.requires_gammapy
+def test_snapped_edges_and_references_as_gammapy(gammapy_data):
+    from gammapy.datasets import Datasets
+    from gammapy.datasets import SpectrumDatasetOnOff as GPDataset
+    from gammapy.estimators import FluxPointsEstimator as GPEstimator
+    from gammapy.modeling.models import PowerLawSpectralModel
+    from gammapy.modeling.models import SkyModel as GPSkyModel
+
+    paths = sorted((gammapy_data / "joint-crab" / "spectra" / "hess").glob("pha_*.fits"))[:2]
+    edges = [0.93, 2.15, 5] * u.TeV
+    gp = Datasets([GPDataset.read(p) for p in paths])
+    gp.models = [
+        GPSkyModel(PowerLawSpectralModel(index=2.7, amplitude="4.6e-11 cm-2 s-1 TeV-1"), name="c")
+    ]
+    ref = GPEstimator(energy_edges=edges, source="c").run(gp)
+    ref = ref.to_table(sed_type="likelihood", format="gadf-sed")
+    source = SkyModel(PowerLaw(index=2.7, amplitude=4.6e-11 * u.Unit("cm-2 s-1 TeV-1")), name="c")
+    ours = [SpectrumDatasetOnOff.read(p) for p in paths]
+    t = FluxPointsEstimator(source, edges, onoff="wstat").run(ours).table
+    for column in ("e_min", "e_max", "e_ref", "ref_dnde", "ref_flux", "ref_eflux"):
+        assert_allclose(t[column].quantity, ref[column].quantity, rtol=1e-6, err_msg=column)
+    assert_allclose(t["norm_best"], ref["norm"], rtol=2e-3)

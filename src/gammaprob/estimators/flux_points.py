@@ -21,6 +21,8 @@ the prior, the background treatment and the upper-limit criterion.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import warnings
 from typing import Any
@@ -42,6 +44,8 @@ from ._source import (
 from .norm_posterior import NormPosterior, NormTerms, check_onoff_choice, norm_posterior
 
 __all__ = ["FluxPointsEstimator", "summarize_norm"]
+
+_log = logging.getLogger(__name__)
 
 MODES = ("conditional", "joint")
 #: Keywords of the estimators that were renamed: old name -> what to use instead
@@ -135,9 +139,13 @@ class FluxPointsEstimator:
     source : SkyModel or str
         The source (or its name among the ``models`` passed to :meth:`run`).
     energy_edges : `~astropy.units.Quantity`
-        Flux-point bin edges. Each edge is snapped to the nearest reconstructed-energy edge of
-        each dataset (in log energy, as gammapy does); the bins in between measure the norm.
-        The table reports the requested edges.
+        Requested flux-point bin edges. Each edge is snapped to the nearest
+        reconstructed-energy edge of each dataset (in log energy, as gammapy does); the bins
+        in between measure the norm. The table reports the edges *used*: ``e_min``/``e_max``
+        span the reconstructed bins that measured each point (over all datasets), ``e_ref``
+        is their log centre, and the reference fluxes are integrated over them; the requested
+        edges are kept in ``meta["EREQ"]`` and a log message names every bin that moved. A
+        bin without data keeps its requested edges.
     prob : float
         Level of the central credible interval (``norm_errn``/``norm_errp``), default 0.68.
     ul_prob : float
@@ -246,15 +254,49 @@ class FluxPointsEstimator:
         responses = spectrum_responses(datasets)
         return datasets, source, frozen, frozen_others, others, responses
 
-    def _bin_terms(self, responses, frozen, frozen_others) -> list[NormTerms | None]:
-        per_bin: list[list[NormTerms]] = [[] for _ in range(self.energy_edges.size - 1)]
+    def _bin_terms(
+        self, responses, frozen, frozen_others
+    ) -> tuple[list[NormTerms | None], list[tuple[float, float] | None]]:
+        """Per flux bin: the joined data of all datasets, and the energy range they span (TeV).
+
+        The range is that of the reconstructed-energy bins kept in the bin (requested edges
+        snapped to each dataset's edges), the envelope over datasets as in gammapy.
+        """
+        n_bins = self.energy_edges.size - 1
+        per_bin: list[list[NormTerms]] = [[] for _ in range(n_bins)]
+        ranges: list[tuple[float, float] | None] = [None] * n_bins
         for response in responses:
             owner = bin_owner(response, self.energy_edges)
+            kept = np.flatnonzero(response.mask)  # ``owner`` runs over the kept bins
+            edges = np.asarray(response.energy_edges, dtype=float)
             mu = predicted(response, [frozen])
             offset = predicted(response, frozen_others)
             for k in np.unique(owner[owner >= 0]):
                 per_bin[k].append(norm_terms(response, mu, offset, owner == k))
-        return [NormTerms.concatenate(t) if t else None for t in per_bin]
+                idx = kept[owner == k]
+                lo, hi = float(edges[idx].min()), float(edges[idx + 1].max())
+                if ranges[k] is not None:
+                    lo, hi = min(lo, ranges[k][0]), max(hi, ranges[k][1])
+                ranges[k] = (lo, hi)
+        return [NormTerms.concatenate(t) if t else None for t in per_bin], ranges
+
+    def _log_snapped(self, rows) -> None:
+        requested = self.energy_edges
+        for k, row in enumerate(rows):
+            if row is None:
+                continue
+            lo, hi = row[3]
+            if not np.allclose([lo, hi], requested[k : k + 2], rtol=1e-6, atol=0):
+                _log.info(
+                    "flux point %d: requested %.4g-%.4g TeV, measured %.4g-%.4g TeV (edges "
+                    "snapped to the datasets' reconstructed-energy bins); the table reports "
+                    "the measured range",
+                    k,
+                    requested[k],
+                    requested[k + 1],
+                    lo,
+                    hi,
+                )
 
     # ---- run ------------------------------------------------------------------------------
     def run(
@@ -301,13 +343,14 @@ class FluxPointsEstimator:
         frozen : SkyModel
             The source with its parameters fixed as used.
         rows : list
-            Per energy bin ``(NormTerms, NormPosterior, summary dict)``, or None for a bin
-            without data.
+            Per energy bin ``(NormTerms, NormPosterior, summary dict, (e_min, e_max))``, the
+            last the energy range in TeV of the reconstructed bins used (see
+            ``energy_edges``), or None for a bin without data.
         """
         datasets, _, frozen, frozen_others, others, responses = self._prepare(
             datasets, models, posterior, parameters
         )
-        terms = self._bin_terms(responses, frozen, frozen_others)
+        terms, ranges = self._bin_terms(responses, frozen, frozen_others)
         rows = []
         for k, t in enumerate(terms):
             if t is None or not t.mu.sum() > 0:
@@ -323,7 +366,9 @@ class FluxPointsEstimator:
             draws = None
             if self.mode == "joint":
                 draws = self._sample_bin(k, datasets, frozen, others, post)
-            rows.append((t, post, summarize_norm(post, self.prob, self.ul_prob, draws)))
+            summary = summarize_norm(post, self.prob, self.ul_prob, draws)
+            rows.append((t, post, summary, ranges[k]))
+        self._log_snapped(rows)
         return frozen, rows
 
     def _sample_bin(self, k, datasets, frozen, others, post) -> np.ndarray:
@@ -387,11 +432,17 @@ class FluxPointsEstimator:
             "ERRORS": f"central {self.prob:g} credible interval",
             "UL_CRIT": f"is_ul where ts < {self.is_ul_ts:g}",
             "TS_DEF": "2 [max log L(norm >= 0) - log L(0)], other parameters fixed",
+            "EDGES": "e_min/e_max: reco bins used (requested edges snapped); e_ref: log centre",
+            "EREQ": json.dumps([float(e) for e in self.energy_edges]),
+            "EREQUNIT": "TeV",
         }
 
     def table_columns(self, frozen, rows) -> Table:
         """Return the flux-point columns (no meta) from :meth:`estimate_bins` output."""
-        e_min, e_max = self.energy_edges[:-1], self.energy_edges[1:]
+        e_min, e_max = self.energy_edges[:-1].copy(), self.energy_edges[1:].copy()
+        for k, row in enumerate(rows):  # the range measured, not the one requested
+            if row is not None:
+                e_min[k], e_max[k] = row[3]
         e_ref = np.sqrt(e_min * e_max)
         spectral = frozen.spectral
         params = spectral.values()
@@ -408,7 +459,7 @@ class FluxPointsEstimator:
         for k, row in enumerate(rows):
             if row is None:
                 continue
-            t, post, summary = row
+            t, post, summary, _ = row
             for key, value in summary.items():
                 cols[key][k] = value
             counts[k] = t.counts.sum()
