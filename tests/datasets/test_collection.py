@@ -1,10 +1,11 @@
 import astropy.units as u
 import numpy as np
 import pytest
+import yaml
 from numpy.testing import assert_array_equal
 
 from gammaprob.datasets import Datasets, FluxPoints, FluxPointsDataset
-from gammaprob.utils.errors import FormatError
+from gammaprob.utils.errors import DataNotFoundError, FormatError
 
 from .conftest import make_onoff
 from .test_flux_points import make_table
@@ -77,3 +78,53 @@ def test_read_gammapy_indexes(gammapy_data):
     fermi = Datasets.read(gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_datasets.yaml")
     assert fermi["Fermi-LAT"].counts.data.sum() == 3004
     assert np.any(fermi["Fermi-LAT"].mask_safe.data)
+
+
+def test_read_expands_gammapy_data_in_the_index_and_its_entries(tmp_path, monkeypatch):
+    """Two data folders in one process; ``$GAMMAPY_DATA`` and ``~`` in every file name."""
+    expected = {}
+    for folder, seed in (("a", 1), ("b", 2)):
+        dataset = make_onoff("obs", seed=seed)
+        Datasets([dataset]).write(tmp_path / folder / "spectra" / "written.yaml")
+        expected[folder] = dataset.counts
+        index = {
+            "datasets": [
+                {
+                    "name": "env",
+                    "type": "SpectrumDatasetOnOff",
+                    "filename": "$GAMMAPY_DATA/spectra/pha_obsobs.fits",
+                },
+                {
+                    "name": "home",
+                    "type": "SpectrumDatasetOnOff",
+                    "filename": f"~/{folder}/spectra/pha_obsobs.fits",
+                },
+            ]
+        }
+        (tmp_path / folder / "index.yaml").write_text(yaml.safe_dump(index))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for folder in ("a", "b"):
+        monkeypatch.setenv("GAMMAPY_DATA", str(tmp_path / folder))
+        back = Datasets.read("$GAMMAPY_DATA/index.yaml")
+        assert back.names == ["env", "home"]
+        for dataset in back:
+            assert_array_equal(dataset.counts, expected[folder])
+    monkeypatch.delenv("GAMMAPY_DATA")
+    with pytest.raises(
+        DataNotFoundError, match=r"datasets\[0\]\.filename: GAMMAPY_DATA is not set"
+    ):
+        Datasets.read(tmp_path / "a" / "index.yaml")
+
+
+def test_models_cannot_be_attached():
+    datasets = Datasets([make_onoff("a")])
+    with pytest.raises(AttributeError, match=r"holds no models.*build_model\(datasets, models\)"):
+        datasets.models = []
+    assert not hasattr(datasets, "models")
+    with pytest.raises(AttributeError, match="Datasets is immutable: cannot set 'names'"):
+        datasets.names = ["b"]
+    with pytest.raises(AttributeError, match="immutable: cannot set '_datasets'"):
+        datasets._datasets = ()
+    with pytest.raises(AttributeError, match="cannot delete"):
+        del datasets._index
+    assert datasets.names == ["a"]

@@ -7,10 +7,11 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gammaprob.modeling import EBL_MODELS, EBLAbsorption, Parameter, read_ebl_table
+from gammaprob.modeling import EBL_MODELS, EBLAbsorption, EBLTable, Parameter, read_ebl_table
 from gammaprob.modeling import spectral as S
 from gammaprob.modeling.ebl import read_xspec_table
 from gammaprob.modeling.prior import TruncatedNormal, Uniform
+from gammaprob.utils.errors import DataNotFoundError
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Cannot cache compiled function:numba.core.errors.NumbaWarning"
@@ -175,3 +176,38 @@ def test_prior_predictive_free_redshift():
     assert draws.shape == (50, 3) and np.all(np.isfinite(draws.value))
     spread = np.ptp(np.log(draws.value), axis=0)  # only the redshift varies
     assert spread[0] < 0.5 and spread[-1] > 5.0  # absorption matters most at 10 TeV
+
+
+def test_ebl_tables_are_read_only():
+    table = read_ebl_table("dominguez")
+    assert read_ebl_table("dominguez") is table  # cached and shared
+    for array in (table.energy, table.redshift, table.tau):
+        with pytest.raises(ValueError, match="read-only"):
+            array.flat[0] = 1.0
+    mine = np.array([[0.0, 0.0], [1.0, 2.0]])
+    own = EBLTable(np.array([1.0, 10.0]), np.array([0.0, 1.0]), mine, "test")
+    mine[1, 1] = 5.0  # the table keeps its own copy
+    assert own.tau[1, 1] == 2.0 and mine.flags.writeable
+
+
+@pytest.mark.requires_data
+def test_gammapy_data_ebl_follows_the_environment(gammapy_data, tmp_path, monkeypatch):
+    """$GAMMAPY_DATA is read at each call (two folders in one process) and ``~`` expanded."""
+    real = {name: gammapy_data / "ebl" / EBL_MODELS[name][2] for name in ("dominguez", "finke")}
+    target = EBL_MODELS["dominguez"][2]
+    for folder, source in (("a", "dominguez"), ("b", "finke")):  # b: another table, same name
+        (tmp_path / folder / "ebl").mkdir(parents=True)
+        (tmp_path / folder / "ebl" / target).symlink_to(real[source])
+    monkeypatch.setenv("HOME", str(tmp_path))
+    expected = {key: read_xspec_table(path).tau for key, path in real.items()}
+    monkeypatch.setenv("GAMMAPY_DATA", "~/a")
+    np.testing.assert_array_equal(
+        read_ebl_table("dominguez", "gammapy-data").tau, expected["dominguez"]
+    )
+    monkeypatch.setenv("GAMMAPY_DATA", str(tmp_path / "b"))
+    np.testing.assert_array_equal(
+        read_ebl_table("dominguez", "gammapy-data").tau, expected["finke"]
+    )
+    monkeypatch.delenv("GAMMAPY_DATA")
+    with pytest.raises(DataNotFoundError, match="GAMMAPY_DATA is not set"):
+        read_ebl_table("dominguez", "gammapy-data")

@@ -6,7 +6,7 @@ import importlib.metadata
 import os
 import platform
 
-from ..utils.paths import gammapy_data_path
+from ..utils.paths import GAMMAPY_DATA, gammapy_data_path
 
 __all__ = ["environment_report"]
 
@@ -40,7 +40,7 @@ def environment_report() -> dict:
         "optional": {name: _version(name) for name in _OPTIONAL},
         "pytensor_linker": _pytensor_linker(),
         "GAMMAPY_DATA": {
-            "value": os.environ.get("GAMMAPY_DATA"),
+            "value": os.environ.get(GAMMAPY_DATA),
             "found": data is not None,
         },
     }

@@ -28,6 +28,8 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
+from gammaprob.utils.paths import gammapy_data_path, resolve_data_path
+
 __all__ = [
     "CI_PROB",
     "ENERGY_RANGES",
@@ -86,13 +88,9 @@ def spectra_folder(gammapy_data: str | os.PathLike | None = None) -> Path:
     FileNotFoundError
         ``GAMMAPY_DATA`` unset, or the folder is missing.
     """
-    root = gammapy_data or os.environ.get("GAMMAPY_DATA")
-    if not root:
-        raise FileNotFoundError(
-            "GAMMAPY_DATA is not set: point it to the gammapy data folder "
-            "(see `gammapy download datasets`) to run the joint-Crab analysis"
-        )
-    folder = Path(root) / "joint-crab" / "spectra"
+    # gammapy_data_path names GAMMAPY_DATA in its error when the variable is unset
+    root = resolve_data_path(gammapy_data) if gammapy_data else gammapy_data_path()
+    folder = root / "joint-crab" / "spectra"
     if not folder.is_dir():
         raise FileNotFoundError(f"no joint-Crab spectra in {folder}")
     return folder

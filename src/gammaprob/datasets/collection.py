@@ -7,8 +7,10 @@ The index is gammapy's ``datasets`` YAML::
       type: MapDataset
       filename: nHit-5.fits.gz
 
-File names are relative to the YAML file's folder unless absolute. Model assignment lives in
-:mod:`gammaprob.modeling`; this module only stores, looks up, stacks and slices datasets.
+File names may use ``$GAMMAPY_DATA``, other variables and ``~``; after expansion they are
+relative to the YAML file's folder unless absolute. Datasets hold no models: models are passed
+next to the datasets (``build_model(datasets, models)``); this module only stores, looks up,
+stacks and slices datasets.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 
 import yaml
 
-from gammaprob.utils.errors import FormatError
+from gammaprob.utils.errors import DataNotFoundError, FormatError
 from gammaprob.utils.io import atomic_path, check_overwrite
+from gammaprob.utils.paths import resolve_data_path
 
 from .flux_points import FluxPointsDataset
 from .map_dataset import MapDataset, MapDatasetOnOff
@@ -43,6 +46,9 @@ _TYPES = {
 
 class Datasets:
     """An ordered collection of datasets with unique names (immutable).
+
+    Attributes cannot be set or deleted (``AttributeError``). In particular a ``Datasets``
+    holds no models: give them next to the datasets, ``build_model(datasets, models)``.
 
     Parameters
     ----------
@@ -69,8 +75,22 @@ class Datasets:
                     f"dataset names must be unique: {name!r} is used by items {seen[name]} and {index}"
                 )
             seen[name] = index
-        self._datasets = datasets
-        self._index = seen
+        object.__setattr__(self, "_datasets", datasets)
+        object.__setattr__(self, "_index", seen)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "models":
+            raise AttributeError(
+                "Datasets is immutable and holds no models: pass the models next to the "
+                "datasets instead, e.g. `build_model(datasets, models)` "
+                "(gammaprob.inference.build_model)"
+            )
+        raise AttributeError(
+            f"Datasets is immutable: cannot set {name!r}; make a new Datasets([...]) instead"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Datasets is immutable: cannot delete {name!r}")
 
     @property
     def datasets(self) -> tuple:
@@ -135,13 +155,15 @@ class Datasets:
         ----------
         path : str or path-like
             YAML index (e.g. ``$GAMMAPY_DATA/hawc/DL4/HAWC_pass4_public_Crab.yaml``).
+            ``$GAMMAPY_DATA``, other variables and ``~`` are expanded, here and in every
+            ``filename`` of the index; relative file names are relative to the index's folder.
 
         Returns
         -------
         Datasets
             The datasets, named as in the index.
         """
-        path = Path(path)
+        path = resolve_data_path(path)
         if not path.exists():
             raise FileNotFoundError(f"datasets index {str(path)!r} does not exist")
         try:
@@ -166,7 +188,12 @@ class Datasets:
                     path=path,
                     column=f"{where}.type",
                 )
-            filename = Path(os.path.expandvars(str(entry["filename"])))
+            try:
+                filename = resolve_data_path(str(entry["filename"]))
+            except DataNotFoundError as exc:
+                raise DataNotFoundError(
+                    f"datasets index {str(path)!r}, {where}.filename: {exc}"
+                ) from exc
             if not filename.is_absolute():
                 filename = path.parent / filename
             name = str(entry["name"])

@@ -56,9 +56,9 @@ class MapResponse:
     mask : numpy.ndarray
         Bins entering the likelihood ``(n_reco, n_pix)``.
     lon, lat : numpy.ndarray
-        Pixel-centre coordinates (deg), ``(n_pix,)``.
+        Pixel-centre coordinates (deg), ``(n_pix,)``; read-only.
     solid_angle : numpy.ndarray
-        Pixel solid angles (sr), ``(n_pix,)``.
+        Pixel solid angles (sr), ``(n_pix,)``; read-only (shared with the geometry's cache).
     psf_haversine : numpy.ndarray
         PSF table nodes as ``sin^2(r/2)``, increasing, ``(n_rad,)``.
     psf_values : numpy.ndarray
@@ -235,6 +235,7 @@ class MapResponse:
             if array.shape != shape:
                 raise ValueError(f"{key} must have the spatial shape {shape}, got {array.shape}")
             coords[key] = array.reshape(-1)
+            coords[key].setflags(write=False)  # shared by every model built on this response
         rad = _as_float_array(psf_rad, "psf_rad", 1)
         values = _as_float_array(psf_values, "psf_values", 2)
         if psf_energy not in PSF_ENERGY:

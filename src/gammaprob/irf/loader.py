@@ -6,6 +6,7 @@ import os
 
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.fits import get_hdu, open_fits
+from gammaprob.utils.paths import resolve_data_path
 
 from .background import Background2D, Background3D
 from .edisp import EnergyDispersion2D
@@ -104,7 +105,7 @@ def read_irf(path: str | os.PathLike, hdu: str | int):
     --------
     >>> aeff = read_irf("$GAMMAPY_DATA/hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz", "AEFF")  # doctest: +SKIP
     """
-    path = os.path.expandvars(os.fspath(path))
+    path = resolve_data_path(path)
     with open_fits(path) as hdulist:
         table = get_hdu(hdulist, hdu, path)
         cls = irf_class_from_header(table.header, path=path, hdu=hdu)

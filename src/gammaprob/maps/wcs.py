@@ -289,13 +289,17 @@ class WcsGeom(Geom):
         the tiling stays exact, so an all-sky map sums to 4 pi. Pixels with a corner outside
         the projection (e.g. the corners of an
         all-sky ``AIT`` image) get solid angle 0.
+
+        The array is computed once per geometry and shared, so it is read-only (writing raises
+        ``ValueError``); copy it to change it.
         """
         if self._solid_angle_cache is None:
             xx, yy = self._spatial_pix_grid("edges")
             with np.errstate(invalid="ignore"):
                 lon, lat = self._wcs.wcs_pix2world(xx, yy, 0)
-            omega = quad_solid_angle(lon, lat)
-            self._solid_angle_cache = u.Quantity(np.nan_to_num(omega, nan=0.0), u.sr)
+            omega = np.nan_to_num(quad_solid_angle(lon, lat), nan=0.0)
+            omega.setflags(write=False)
+            self._solid_angle_cache = u.Quantity(omega, u.sr, copy=False)
         return self._solid_angle_cache
 
     # ---- derived geometries -------------------------------------------------------------------

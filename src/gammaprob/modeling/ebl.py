@@ -42,6 +42,7 @@ import numpy as np
 
 from gammaprob.utils.errors import DataNotFoundError, FormatError
 from gammaprob.utils.fits import get_hdu, open_fits
+from gammaprob.utils.paths import gammapy_data_path, resolve_data_path
 from gammaprob.utils.xp import is_tensor, namespace
 
 from .component import register
@@ -68,6 +69,9 @@ _TINY = np.finfo(float).tiny
 class EBLTable:
     """Optical depth on a grid.
 
+    The arrays are copied on construction and read-only (tables are cached and shared by
+    every model that uses them; writing raises ``ValueError``).
+
     Attributes
     ----------
     energy : numpy.ndarray
@@ -86,6 +90,10 @@ class EBLTable:
     source: str
 
     def __post_init__(self) -> None:
+        for name in ("energy", "redshift", "tau"):
+            array = np.array(getattr(self, name), dtype=np.float64)  # a private copy
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
         if self.tau.shape != (self.redshift.size, self.energy.size):
             raise ValueError(
                 f"EBL table {self.source}: tau shape {self.tau.shape} does not match "
@@ -207,16 +215,17 @@ def _resolve(name: str) -> str:
     return key
 
 
-@cache
 def read_ebl_table(name: str, source: str = "ebltable") -> EBLTable:
-    """Return the optical-depth table of a named EBL model (cached).
+    """Return the optical-depth table of a named EBL model (cached, read-only arrays).
 
     Parameters
     ----------
     name : str
         One of :data:`EBL_MODELS` (gammapy's ``franceschini17``/``saldana-lopez21`` accepted).
     source : {"ebltable", "gammapy-data"}
-        The ``ebltable`` package's tables, or the XSPEC tables in ``$GAMMAPY_DATA/ebl``.
+        The ``ebltable`` package's tables, or the XSPEC tables in ``$GAMMAPY_DATA/ebl``
+        (``$GAMMAPY_DATA`` is read at each call; tables are cached by file, size and
+        modification time).
 
     Raises
     ------
@@ -227,13 +236,35 @@ def read_ebl_table(name: str, source: str = "ebltable") -> EBLTable:
     """
     key = _resolve(name)
     if source == "ebltable":
-        return _from_ebltable(key)
+        return _ebltable_table(key)
     if source == "gammapy-data":
-        root = os.environ.get("GAMMAPY_DATA")
-        if not root:
-            raise DataNotFoundError("source='gammapy-data' needs $GAMMAPY_DATA to be set")
-        return read_xspec_table(Path(root) / "ebl" / EBL_MODELS[key][2])
+        path = gammapy_data_path(required=True) / "ebl" / EBL_MODELS[key][2]
+        if not path.is_file():
+            raise DataNotFoundError(
+                f"EBL model {name!r}: {str(path)!r} (in $GAMMAPY_DATA/ebl) does not exist"
+            )
+        stat = path.stat()
+        return _xspec_table(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     raise ValueError(f"EBL source must be 'ebltable' or 'gammapy-data', got {source!r}")
+
+
+def _exists(filename: str | os.PathLike) -> bool:
+    """Whether a file name (``$GAMMAPY_DATA`` expanded; False when it is unset) exists."""
+    try:
+        return resolve_data_path(filename).exists()
+    except DataNotFoundError:
+        return False
+
+
+@cache
+def _ebltable_table(key: str) -> EBLTable:
+    return _from_ebltable(key)
+
+
+@cache
+def _xspec_table(path: str, mtime_ns: int, size: int) -> EBLTable:
+    """Read an XSPEC table once per file version (the key includes mtime and size)."""
+    return read_xspec_table(path)
 
 
 @register("EBLAbsorption", kind="spectral", aliases=("EBLAbsorptionNormSpectralModel", "ebl-norm"))
@@ -277,7 +308,7 @@ class EBLAbsorption(SpectralModel):
         self._filename = options.get("filename")
         if self._filename is not None:
             self._model, self._source = None, None
-            self.table = read_xspec_table(os.path.expandvars(str(self._filename)))
+            self.table = read_xspec_table(resolve_data_path(self._filename))
         else:
             self._model = _resolve(options.get("model", "dominguez"))
             self._source = options.get("source", "ebltable")
@@ -307,8 +338,7 @@ class EBLAbsorption(SpectralModel):
         if "filename" in data:
             stem = Path(str(data["filename"])).name
             for key, (_, _, gp_file) in EBL_MODELS.items():
-                path = os.path.expandvars(str(data["filename"]))
-                if stem == gp_file and not os.path.exists(path):
+                if stem == gp_file and not _exists(data["filename"]):
                     return {"model": key, "source": "gammapy-data"}
             return {"filename": data["filename"]}
         if "energy" in data:

@@ -30,10 +30,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from gammaprob.utils.io import atomic_path
+from gammaprob.utils.paths import resolve_data_path
 
 from .parameter import Parameter, Parameters
 from .skymodel import FoVBackgroundModel, SkyModel
@@ -230,7 +230,7 @@ class Models(Sequence):
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Models:
-        """Read a models YAML file (ours or gammapy's; ``$VARS`` in the path are expanded).
+        """Read a models YAML file (ours or gammapy's; ``$GAMMAPY_DATA``, ``$VARS`` and ``~`` expanded).
 
         Parameters
         ----------
@@ -239,7 +239,7 @@ class Models(Sequence):
         """
         import yaml
 
-        path = Path(os.path.expandvars(str(path)))
+        path = resolve_data_path(path)
         try:
             text = path.read_text()
         except FileNotFoundError:

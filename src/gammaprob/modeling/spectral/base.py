@@ -37,7 +37,10 @@ _MAX_DECADES_PER_SUB_BIN = 0.05
 
 @cache
 def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on ``[-1, 1]`` (cached and shared, so read-only)."""
     nodes, weights = np.polynomial.legendre.leggauss(n)
+    nodes.setflags(write=False)
+    weights.setflags(write=False)
     return nodes, weights
 
 
