@@ -198,3 +198,52 @@ def test_parameter_without_value_or_prior_says_what_to_do():
     for missing in (None, float("nan")):
         with pytest.raises(ValueError, match=r"has no value.*and no prior: give a number"):
             spectral.PowerLaw(index=missing)
+
+
+def test_reference_value_of_free_and_tensor_parameters_is_bounds_checked():
+    p = Parameter("x", 1.0, bounds=(0.0, 10.0), prior=Uniform(0.0, 5.0))
+    p.value = 4.0  # a reference value inside the bounds is fine
+    assert p.value == 4.0 and p.is_free
+    with pytest.raises(ValueError, match=r"'x': reference value \(the parameter is free\) -1"):
+        p.value = -1.0
+    with pytest.raises(ValueError, match=r"reference value must be a number, got NaN"):
+        p.value = float("nan")
+    assert p.value == 4.0
+    with pytest.raises(ValueError, match="outside its physical bounds"):
+        Parameter("x", 1.0, bounds=(0.0, 10.0), prior=Uniform(0.0, 5.0), reference=11.0)
+    t = Parameter("t", pytensor.tensor.dscalar("t"), bounds=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"reference value \(the parameter is tensor\) 2"):
+        t.value = 2.0
+
+
+def test_parameter_changed_after_build_makes_the_model_stale():
+    from gammaprob.modeling.parameter import StaleModelError, check_built_parameters
+
+    pl = S.PowerLaw(index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit=DNDE))
+    with pm.Model() as model:
+        pl.build("crab")
+    check_built_parameters(model)  # nothing changed
+    pl.index.value = 2.4  # a free parameter's reference value is not part of the model
+    check_built_parameters(model)
+    pl.index.set(Normal(3.0, 0.2))
+    with pytest.raises(
+        StaleModelError, match=r"'crab::index' \(free now\) changed after .*build_model"
+    ):
+        check_built_parameters(model)
+    # building the same (changed) parameter into that model again refuses too
+    with model, pytest.raises(StaleModelError, match="'crab::index'"):
+        pl.build("crab")
+    # a fixed value changed: the constant folded into the graph is stale
+    pl.index.set(Normal(2.5, 0.5))
+    pl2 = S.PowerLaw(index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit=DNDE))
+    with pm.Model() as model2:
+        pl2.build("src")
+    pl2.reference.value = 2.0
+    pl2.amplitude.set(1e-11)
+    with pytest.raises(StaleModelError, match=r"'src::amplitude' \(fixed now\), 'src::reference'"):
+        check_built_parameters(model2)
+    # a new model built after the change is fine and uses the new values
+    with pm.Model() as model3:
+        params = pl2.build("src")
+    check_built_parameters(model3)
+    assert params["reference"] == 2.0

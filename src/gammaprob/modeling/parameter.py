@@ -33,6 +33,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from gammaprob.utils.errors import GammaprobError
 from gammaprob.utils.xp import is_tensor
 
 from .prior import LogUniform, Prior
@@ -42,9 +43,15 @@ __all__ = [
     "Parameter",
     "ParameterSpec",
     "Parameters",
+    "StaleModelError",
     "build_parameter",
     "built_parameters",
+    "check_built_parameters",
 ]
+
+
+class StaleModelError(GammaprobError, RuntimeError):
+    """A parameter changed after a PyMC model was built from it: the model no longer matches."""
 
 
 class _Missing:
@@ -120,7 +127,7 @@ class Parameter:
         else:
             self.set(value)
         if reference is not None:
-            self._value = self._to_float(reference)
+            self._set_fixed(reference, fixed=self.prior is None and self.tensor is None)
 
     # -- value handling ----------------------------------------------------------------------
     def _to_float(self, value: Any) -> float:
@@ -148,19 +155,23 @@ class Parameter:
             ) from exc
         return value
 
-    def _set_fixed(self, value: Any) -> None:
+    def _set_fixed(self, value: Any, fixed: bool = True) -> None:
+        """Set the value (``fixed``) or the reference value (free or tensor), checking bounds."""
         value = self._to_float(value)
         if math.isnan(value):
-            raise ValueError(
-                f"parameter {self.name!r} has no value (NaN) and no prior: give a number or "
-                "Quantity (fixed) or a Prior such as Normal(2.5, 1) (free)"
-            )
+            if fixed:
+                raise ValueError(
+                    f"parameter {self.name!r} has no value (NaN) and no prior: give a number "
+                    "or Quantity (fixed) or a Prior such as Normal(2.5, 1) (free)"
+                )
+            raise ValueError(f"parameter {self.name!r}: reference value must be a number, got NaN")
         lo, hi = self.bounds
         if not (lo <= value <= hi):
             unit = f" {self.unit_string}" if self.unit_string else ""
+            what = "value" if fixed else f"reference value (the parameter is {self.status})"
             raise ValueError(
-                f"parameter {self.name!r}: value {value}{unit} is outside its physical "
-                f"bounds [{lo}, {hi}]"
+                f"parameter {self.name!r}: {what} {value}{unit} is outside "
+                f"its physical bounds [{lo}, {hi}]"
             )
         self._value = value
 
@@ -219,10 +230,9 @@ class Parameter:
 
     @value.setter
     def value(self, value: Any) -> None:
-        if self.prior is None and self.tensor is None:
-            self._set_fixed(value)
-        else:  # keep the prior/tensor, move the reference value
-            self._value = self._to_float(value)
+        # fixed: the value; free or tensor: keep the prior/tensor, move the reference value.
+        # Either way it must be a number inside the physical bounds.
+        self._set_fixed(value, fixed=self.prior is None and self.tensor is None)
 
     @property
     def quantity(self) -> u.Quantity:
@@ -253,6 +263,16 @@ class Parameter:
         if self.scaling == "log":
             return float(self.prior.typical())
         return float(self.scaling)
+
+    def _state(self) -> tuple:
+        """Return what a built PyMC model depends on: prior, tensor and the fixed value."""
+        fixed = self.prior is None and self.tensor is None
+        return (self.prior, self.tensor, self._value if fixed else None)
+
+    def _changed_since(self, state: tuple) -> bool:
+        """Return True when the prior, tensor or fixed value differs from ``state``."""
+        prior, tensor, value = self._state()
+        return prior is not state[0] or tensor is not state[1] or value != state[2]
 
     def copy(self) -> Parameter:
         """Return an independent copy (priors are immutable and shared)."""
@@ -370,8 +390,41 @@ class Parameters(Mapping[str, Parameter]):
         return "\n".join(lines)
 
 
-# pm.Model -> {id(Parameter): (name, Parameter, built value)}
+# pm.Model -> {id(Parameter): (name, Parameter, built value, Parameter._state() at build)}
 _BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _stale_message(changed: list[str]) -> str:
+    return (
+        f"parameter{'s' if len(changed) > 1 else ''} {', '.join(changed)} changed after the "
+        "PyMC model was built from it (a new value, prior or tensor); the model still holds "
+        "the old one. Rebuild it: model = gammaprob.inference.build_model(datasets, models)"
+    )
+
+
+def check_built_parameters(model: Any = None) -> None:
+    """Raise if a parameter built into ``model`` changed since (the model would ignore it).
+
+    Parameters
+    ----------
+    model : pymc.Model, optional
+        The model (default: the model of the current ``with`` context).
+
+    Raises
+    ------
+    StaleModelError
+        Naming the variables whose parameters changed and saying to rebuild the model.
+    """
+    import pymc as pm
+
+    model = pm.modelcontext(model)
+    changed = [
+        f"{name!r} ({param.status} now)"
+        for name, param, _, state in _BUILT.get(model, {}).values()
+        if param._changed_since(state)
+    ]
+    if changed:
+        raise StaleModelError(_stale_message(changed))
 
 
 def build_parameter(param: Parameter, name: str, model: Any = None) -> Any:
@@ -392,6 +445,11 @@ def build_parameter(param: Parameter, name: str, model: Any = None) -> Any:
     float or pytensor variable
         A numpy float64 for fixed parameters (constant-folded into the graph), the user's
         tensor, or the physical-value variable of a free parameter (canonical unit).
+
+    Raises
+    ------
+    StaleModelError
+        ``param`` was built in this model before and has changed since.
     """
     import pymc as pm
 
@@ -399,7 +457,10 @@ def build_parameter(param: Parameter, name: str, model: Any = None) -> Any:
     cache = _BUILT.setdefault(model, {})
     key = id(param)
     if key in cache:
-        return cache[key][2]
+        built_name, _, out, state = cache[key]
+        if param._changed_since(state):
+            raise StaleModelError(_stale_message([repr(built_name)]))
+        return out
     if param.tensor is not None:
         out = param.tensor
     elif param.prior is None:
@@ -407,7 +468,7 @@ def build_parameter(param: Parameter, name: str, model: Any = None) -> Any:
     else:
         with model:
             out = _build_free(param, name)
-    cache[key] = (name, param, out)
+    cache[key] = (name, param, out, param._state())
     return out
 
 
@@ -433,4 +494,4 @@ def built_parameters(model: Any = None) -> dict[str, Parameter]:
     import pymc as pm
 
     model = pm.modelcontext(model)
-    return {name: param for name, param, _ in _BUILT.get(model, {}).values()}
+    return {name: param for name, param, *_ in _BUILT.get(model, {}).values()}
