@@ -247,3 +247,24 @@ def test_parameter_changed_after_build_makes_the_model_stale():
         params = pl2.build("src")
     check_built_parameters(model3)
     assert params["reference"] == 2.0
+
+
+def test_describe_priors_prints_the_prior_and_four_digits():
+    import pickle
+    import re
+
+    from gammaprob.modeling import describe_priors
+
+    pl = S.PowerLaw(index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit=DNDE))
+    table = describe_priors(pl)
+    text = str(table)
+    assert "..." not in text
+    assert "Normal(mu=2.5, sigma=0.5)" in text
+    assert "LogUniform(lower=1e-13, upper=1e-09)" in text
+    # q_low of Normal(2.5, 0.5) at 5 %: 1.689 printed, full precision kept in the column
+    q_low = table["q_low"][0]
+    assert f"{q_low:.4g}" in text and repr(float(q_low)) not in text
+    assert q_low == pytest.approx(st.norm(2.5, 0.5).ppf(0.05), abs=0.02)
+    numbers = re.findall(r"\d\.\d+", text)
+    assert numbers and max(len(n.split(".")[1]) for n in numbers) <= 3
+    assert str(pickle.loads(pickle.dumps(table))) == text

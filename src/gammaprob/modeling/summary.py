@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
@@ -14,7 +15,7 @@ from .spectral.base import SpectralModel
 if TYPE_CHECKING:
     from astropy.table import Table
 
-__all__ = ["describe_priors", "prior_predictive_spectrum"]
+__all__ = ["SUMMARY_DIGITS", "describe_priors", "prior_predictive_spectrum"]
 
 
 def _parameters(obj: Any) -> Parameters:
@@ -24,8 +25,51 @@ def _parameters(obj: Any) -> Parameters:
     return params
 
 
+#: Significant digits of the numbers shown by :func:`describe_priors` (the data keep float64).
+SUMMARY_DIGITS = 4
+
+
+def _prior_text(prior: Any) -> str:
+    """Return a prior as ``Normal(mu=2.5, sigma=0.5)``, numbers to 4 significant digits.
+
+    The unit is the parameter's (the table's ``unit`` column), so it is not repeated.
+    """
+    args = ", ".join(f"{k}={v:.{SUMMARY_DIGITS}g}" for k, v in prior.hyper.items())
+    return f"{type(prior).__name__}({args})"
+
+
+@functools.cache
+def _summary_table_class() -> type:
+    """Return :class:`PriorTable`, made on first use (astropy.table is imported lazily)."""
+    from astropy.table import Table
+
+    class PriorTable(Table):
+        """Astropy Table printed at full width: no column (the prior) is elided."""
+
+        def __str__(self) -> str:
+            return "\n".join(self.pformat(max_width=-1, max_lines=-1))
+
+        def __repr__(self) -> str:
+            return str(self)
+
+    PriorTable.__module__ = __name__
+    PriorTable.__qualname__ = "PriorTable"
+    globals()["PriorTable"] = PriorTable  # found by pickle from here on
+    return PriorTable
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PriorTable":  # pickle looks the class up by name
+        return _summary_table_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def describe_priors(obj: Any, quantiles: tuple[float, float] = (0.05, 0.95)) -> Table:
     """Summary table of every parameter: status, value, unit, prior and a central interval.
+
+    Printing the table shows every column at full width (the prior column is never elided)
+    and the numbers (``value``, ``q_low``, ``q_high`` and the prior's hyper-parameters) to
+    4 significant digits; the columns keep full float64 precision.
 
     Parameters
     ----------
@@ -38,10 +82,9 @@ def describe_priors(obj: Any, quantiles: tuple[float, float] = (0.05, 0.95)) -> 
     -------
     astropy.table.Table
         Columns ``name, status, value, unit, prior, q_low, q_high`` (the interval is NaN for
-        fixed parameters); ``meta["quantiles"]`` records the quantiles.
+        fixed parameters; value, interval and prior in ``unit``); ``meta["quantiles"]``
+        records the quantiles.
     """
-    from astropy.table import Table
-
     rng = np.random.default_rng(0)
     rows = []
     for name, p in _parameters(obj).items():
@@ -49,13 +92,15 @@ def describe_priors(obj: Any, quantiles: tuple[float, float] = (0.05, 0.95)) -> 
         if p.is_free:
             draws = p.prior.sample(rng, 20000)
             q_lo, q_hi = np.quantile(draws, quantiles)
-        prior = repr(p.prior) if p.is_free else ("<tensor>" if p.is_tensor else "")
+        prior = _prior_text(p.prior) if p.is_free else ("<tensor>" if p.is_tensor else "")
         rows.append((name, p.status, p.value, p.unit_string, prior, q_lo, q_hi))
-    table = Table(
+    table = _summary_table_class()(
         rows=rows or None,
         names=("name", "status", "value", "unit", "prior", "q_low", "q_high"),
         dtype=(str, str, float, str, str, float, float),
     )
+    for column in ("value", "q_low", "q_high"):
+        table[column].info.format = f".{SUMMARY_DIGITS}g"
     table.meta["quantiles"] = list(quantiles)
     return table
 
