@@ -80,3 +80,21 @@ def test_notebook_runs(path, gammapy_data):
                 os.environ[key] = value
     executed = [c for c in notebook.cells if c.cell_type == "code"]
     assert executed and all(c.execution_count is not None for c in executed)
+    warned = [
+        c.source.splitlines()[0] for c in executed if _WARNING.search(_output_text(c)) is not None
+    ]
+    assert not warned, f"{path.name}: cells printed a warning: {warned}"
+
+
+#: What a warning printed by a cell looks like (``warnings.warn`` writes "<Category>: ..."),
+#: except tqdm's note that the Jupyter environment lacks ipywidgets (not gammaprob's to fix)
+_WARNING = re.compile(r"\b(?!TqdmWarning)\w*Warning: |convergence checks failed")
+
+
+def _output_text(cell) -> str:
+    """The text a code cell printed (streams, results and errors)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts.append(str(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)

@@ -141,3 +141,22 @@ def test_jax_rewrite_gives_the_padded_graph():
     x = np.random.default_rng(10).uniform(0.2, 50.0, counts.size)
     for a, b in zip(f_jax(x), f_numba(x), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_predictive_draws_are_a_compiled_graph_with_the_right_mean():
+    """Prior/posterior predictive ON counts: no Python callback (no object-mode warning)."""
+    import pymc as pm
+
+    counts, off, alpha = np.array([5, 0, 12]), np.array([10, 3, 0]), np.array([0.2, 0.5, 0.1])
+    with pm.Model() as model:
+        signal = pm.HalfNormal("s", 5.0, shape=3)
+        onoff_marginal_term("d", signal, counts, off, alpha)
+    # warnings are errors: a Python ``random`` ran in numba's object mode with a UserWarning
+    prior = pm.sample_prior_predictive(draws=20000, model=model, random_seed=1)
+    draws = np.asarray(prior.prior_predictive["d::counts"]).reshape(-1, 3)
+    assert draws.dtype == np.int64
+    # E[n_on] = E[s] + alpha (n_off + shape) / (1 + rate)
+    expected = np.asarray(prior.prior["s"]).reshape(-1, 3).mean(axis=0)
+    expected += alpha * (off + SHAPE) / (1 + RATE)
+    sd = draws.std(axis=0) / np.sqrt(draws.shape[0])
+    assert np.all(np.abs(draws.mean(axis=0) - expected) < 4 * sd)

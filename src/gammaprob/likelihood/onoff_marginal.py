@@ -347,9 +347,11 @@ def onoff_marginal_term(
             out, pm.math.all(pm.math.le(value, k_max)), msg=f"ON counts <= {k_max}"
         )
 
-    def random(mu, off, ratio, a, r, rng=None, size=None):
-        b = rng.gamma(off + a, 1.0 / (1.0 + r), size=size)
-        return rng.poisson(mu + ratio * b, size=size)
+    def dist(mu, off, ratio, a, r, size):
+        # draws as a PyTensor graph (compiled like the rest, no Python callback): the OFF rate
+        # given the OFF counts is Gamma(n_off + shape, 1 + rate), then Poisson ON counts
+        b = pm.Gamma.dist(alpha=off + a, beta=1.0 + r, size=size)
+        return pm.Poisson.dist(mu=mu + ratio * b, size=size)
 
     return pm.CustomDist(
         f"{name}::counts",
@@ -359,7 +361,6 @@ def onoff_marginal_term(
         np.float64(shape),
         np.float64(rate),
         logp=logp,
-        random=random,
-        dtype="int64",
+        dist=dist,
         observed=counts,
     )
