@@ -1,4 +1,10 @@
-"""The emcee affine-invariant ensemble sampler, driven by the compiled log-posterior."""
+"""The emcee affine-invariant ensemble sampler, driven by the compiled log-posterior.
+
+The walkers of an ensemble are not independent chains (every move uses the other walkers),
+so R-hat and per-chain ESS do not apply: :func:`gammaprob.inference.check_convergence` checks
+an emcee result with the integrated autocorrelation time instead (the result's ``ensemble``
+attribute says so).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +52,8 @@ def sample_emcee(
     -------
     xarray.DataTree
         Posterior with walkers as chains, ``sample_stats`` with ``lp`` and the acceptance
-        fraction, and the observed data.
+        fraction, and the observed data; root attribute ``ensemble = "emcee"`` (the chains
+        are walkers of one ensemble, checked with the autocorrelation time).
     """
     import arviz as az
     import emcee
@@ -72,6 +79,7 @@ def sample_emcee(
         }
     )
     tree.attrs["acceptance_fraction_mean"] = float(np.mean(ensemble.acceptance_fraction))
+    tree.attrs["ensemble"] = "emcee"
     return tree
 
 
