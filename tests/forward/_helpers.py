@@ -146,8 +146,12 @@ def grid_response(rng, *, n_true, n_reco, n, pix, sigmas, exposure, signal_count
     )
 
 
-def map_response_from_gammapy(dataset, position, name=None):
-    """MapResponse from a gammapy MapDataset: PSF and edisp taken at ``position`` (test adapter)."""
+def map_response_from_gammapy(dataset, position, name=None, rad_max=3.0):
+    """MapResponse from a gammapy MapDataset: PSF and edisp taken at ``position`` (test adapter).
+
+    The PSF is tabulated to ``rad_max`` (deg); None: to the end of the PSF map's rad axis
+    (gammapy extrapolates beyond it).
+    """
     import astropy.units as u
     import numpy as np
 
@@ -157,7 +161,9 @@ def map_response_from_gammapy(dataset, position, name=None):
     image = geom.to_image()
     coords = image.get_coord()
     e_true = dataset.exposure.geom.axes["energy_true"]
-    rad = np.linspace(0, 3, 3001) * u.deg
+    if rad_max is None:
+        rad_max = dataset.psf.psf_map.geom.axes["rad"].edges.max().to_value("deg")
+    rad = np.linspace(0, rad_max, 3001) * u.deg
     psf_energy = "true" if "energy_true" in dataset.psf.psf_map.geom.axes.names else "reco"
     energy_axis = e_true if psf_energy == "true" else geom.axes["energy"]
     psf = dataset.psf.psf_map.interp_by_coord(

@@ -2,8 +2,9 @@ r"""Extended sources on map datasets: pixel integration and PSF convolution on a
 
 For a source with surface brightness :math:`S(\ell, b)` (sr-1) the flux fraction in pixel ``p``
 is :math:`I_p = \int_p S\, d\Omega`, computed as the mean of ``S`` over ``k x k`` sub-pixel
-points times the pixel solid angle (``k`` from the model's smallest feature at the lower prior
-quantile of its sizes, as gammapy chooses its oversampling). The image is then convolved with
+points times the pixel solid angle (``k`` from the model's smallest feature at the prior median
+of its sizes, by gammapy's rule for its oversampling; whether the posterior draws needed a finer
+``k`` is checked after sampling, :mod:`gammaprob.forward.checks`). The image is then convolved with
 the PSF kernel of every energy bin (:func:`~gammaprob.forward.psf.psf_kernel`) by FFT
 (:class:`~gammaprob.forward.convolve.FFTConvolve`, one Op for all energies). The kernel stack
 is factored first (:func:`~gammaprob.forward.psf.low_rank`, ``kernel_t = sum_k W_tk V_k`` to
@@ -125,6 +126,23 @@ def _separable_lines(spatial, lon_nodes, lat_nodes, shape, values):
     return lon_line, lat_line
 
 
+def _is_elementwise(spatial, lon_nodes, lat_nodes, values) -> bool:
+    """Whether the model gives the same values on flattened nodes as on the node array."""
+    if not hasattr(spatial, "values"):
+        return False
+    values = {**spatial.values(), **values}
+    try:
+        nodes = np.asarray(spatial.evaluate(lon_nodes, lat_nodes, **values))
+        flat = np.asarray(spatial.evaluate(lon_nodes.reshape(-1), lat_nodes.reshape(-1), **values))
+    except (TypeError, ValueError, IndexError):
+        return False
+    return bool(
+        flat.shape == (lon_nodes.size,)
+        and np.all(np.isfinite(flat))
+        and np.array_equal(flat.reshape(nodes.shape), nodes)
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class ExtendedSource:
     """One extended source on a static pixel box of a map dataset.
@@ -152,6 +170,9 @@ class ExtendedSource:
         Flat map indices of the convolution output pixels inside the map.
     out_index : numpy.ndarray
         Their positions in the flattened ``(H + h - 1, W + w - 1)`` convolution output.
+    elementwise : bool
+        Whether the brightness is elementwise in the coordinates (then the image follows the
+        source, :attr:`follows`).
     """
 
     name: str
@@ -166,6 +187,7 @@ class ExtendedSource:
     kernel: np.ndarray
     out_pixels: np.ndarray
     out_index: np.ndarray
+    elementwise: bool = False
 
     @classmethod
     def build(
@@ -194,15 +216,16 @@ class ExtendedSource:
         margin : float
             How far (deg) the centre may move (the prior support of the position).
         quantile : float
-            Size parameters are taken at this upper prior quantile for the box and at
-            ``1 - quantile`` for the sub-pixel factor.
+            Size parameters are taken at this upper prior quantile for the static box.
         containment : float
             PSF flux fraction inside the kernel radius.
         psf_oversampling : int
             Sub-pixel points per axis when sampling the PSF kernel.
         model_oversampling : int, optional
             Sub-pixel points per axis for the model image (default: from the model's smallest
-            feature at the lower size quantile, at most :data:`MAX_MODEL_OVERSAMPLING`).
+            feature at the prior median of its sizes, at most :data:`MAX_MODEL_OVERSAMPLING`;
+            :func:`~gammaprob.forward.checks.check_map_folds` tells after sampling whether
+            posterior draws needed a finer one).
         sizes : Mapping, optional
             Size parameter values to use instead of the prior quantiles (numeric evaluation).
 
@@ -226,8 +249,8 @@ class ExtendedSource:
         rr, cc = np.mgrid[r0:r1, c0:c1]
         box_pixels = (rr * n_lon + cc).reshape(-1)
         if model_oversampling is None:
-            lower = size_quantiles(spatial, 1.0 - quantile) if sizes is None else dict(sizes)
-            model_oversampling = _auto_model_oversampling(spatial, response, box_pixels, lower)
+            typical = size_quantiles(spatial, 0.5) if sizes is None else dict(sizes)
+            model_oversampling = _auto_model_oversampling(spatial, response, box_pixels, typical)
         lon_nodes, lat_nodes = response.subpixel_nodes(model_oversampling, box_pixels)
         shape = (int(r1 - r0), int(c1 - c0))
         lines = _separable_lines(spatial, lon_nodes, lat_nodes, shape, upper)
@@ -253,6 +276,7 @@ class ExtendedSource:
             kernel=kernel,
             out_pixels=(out_rows * n_lon + out_cols)[valid],
             out_index=np.flatnonzero(valid.reshape(-1)),
+            elementwise=lines is not None or _is_elementwise(spatial, lon_nodes, lat_nodes, upper),
         )
 
     def image(self, params: Mapping):
@@ -270,15 +294,17 @@ class ExtendedSource:
 
     @property
     def follows(self) -> bool:
-        """Whether the image is computed on a box that follows the source (separable grids).
+        """Whether the image is computed on a box that follows the source.
 
-        Then :meth:`convolve_following` is used (:mod:`~gammaprob.forward.following_box`);
-        otherwise the model is evaluated on the whole static box.
+        True for models whose brightness is elementwise in the coordinates (every built-in
+        morphology): then :meth:`convolve_following` is used
+        (:mod:`~gammaprob.forward.following_box`); otherwise the model is evaluated on the whole
+        static box.
         """
-        return self.lon_line is not None
+        return self.elementwise
 
     def following_box(self, params: Mapping, index: np.ndarray, kernels: np.ndarray):
-        """The :class:`~gammaprob.forward.following_box.FollowingBox` of this source.
+        """Build the :class:`~gammaprob.forward.following_box.FollowingBox` of this source.
 
         Parameters
         ----------
@@ -292,19 +318,24 @@ class ExtendedSource:
         from gammaprob.forward.following_box import FollowingBox
 
         if not self.follows:
-            raise ValueError(f"the box of {self.name!r} is not on a separable grid")
+            raise ValueError(f"the model of {self.name!r} is not elementwise in (lon, lat)")
         n_rows, n_cols = self.box_shape
         shape = (n_rows + self.kernel.shape[1] - 1, n_cols + self.kernel.shape[2] - 1)
         out_index = np.full(shape[0] * shape[1], -1, dtype=np.int64)
         index = np.asarray(index)
         wanted = np.flatnonzero(index < out_index.size)
         out_index[index[wanted]] = wanted
-        k = self.lat_line.size // n_rows
+        if self.lon_line is not None:
+            k = self.lat_line.size // n_rows
+            lon_nodes, lat_nodes = self.lon_line, self.lat_line
+        else:
+            k = math.isqrt(self.lon_nodes.shape[1])
+            lon_nodes, lat_nodes = self.lon_nodes, self.lat_nodes
         return FollowingBox(
             spatial_component(self.model),
             component_params(self.model, "spatial", params, n_positional=2),
-            self.lon_line,
-            self.lat_line,
+            lon_nodes,
+            lat_nodes,
             k,
             self.solid_angle.reshape(self.box_shape),
             kernels,

@@ -21,9 +21,10 @@ Gaussian, ``exp(-12.5)`` of the peak), and its change is not differentiated. The
 dynamic one; :func:`~gammaprob.forward.checks.check_extended_reach` tells after sampling
 whether posterior draws reached its edge.
 
-Only separable (CAR) grids use this Op: the sub-pixel longitudes of a column and latitudes of a
-row are then two lines, and the brightness is evaluated on their broadcast, sharing the terms
-that depend on one coordinate only. PyTensor's numba-backend entry points used here
+On separable grids (CAR with the reference on the equator) the sub-pixel longitudes of a column
+and latitudes of a row are two lines, and the brightness is evaluated on their broadcast,
+sharing the terms that depend on one coordinate only; on other grids on the sub-pixel nodes of
+the box pixels. PyTensor's numba-backend entry points used here
 (``numba_funcify_and_cache_key``, ``numba_njit``) are the ones its custom-Op extension uses;
 ``tests/forward/test_following_box.py`` checks that they exist.
 """
@@ -64,9 +65,10 @@ class FollowingBox:
     values : dict
         ``{parameter: float or tensor}`` of the spatial component (from
         :func:`~gammaprob.forward._models.component_params`); tensors are the free ones.
-    lon_line, lat_line : numpy.ndarray
-        Sub-pixel longitudes of the static box columns ``(W k,)`` and latitudes of its rows
-        ``(H k,)`` (deg).
+    lon_nodes, lat_nodes : numpy.ndarray
+        On separable grids, the sub-pixel longitudes of the static box columns ``(W k,)`` and
+        latitudes of its rows ``(H k,)``; otherwise the sub-pixel nodes of every box pixel
+        ``(H W, k**2)`` (row-major) (deg).
     oversampling : int
         Sub-pixels per axis ``k``.
     solid_angle : numpy.ndarray
@@ -81,7 +83,16 @@ class FollowingBox:
     """
 
     def __init__(
-        self, spatial, values, lon_line, lat_line, oversampling, solid_angle, kernels, out_index, n_out
+        self,
+        spatial,
+        values,
+        lon_nodes,
+        lat_nodes,
+        oversampling,
+        solid_angle,
+        kernels,
+        out_index,
+        n_out,
     ):
         import gammaprob.forward.following_box_kernels  # noqa: F401  (numba registration)
 
@@ -92,11 +103,20 @@ class FollowingBox:
             name: (theta[self.free.index(name)] if name in self.free else float(value))
             for name, value in values.items()
         }
-        lon = pt.tensor("lon", shape=(1, None), dtype="float64")
-        lat = pt.tensor("lat", shape=(None, 1), dtype="float64")
-        adjoint = pt.matrix("adjoint", dtype="float64")
+        lon_nodes = np.asarray(lon_nodes, dtype=np.float64)
+        self.separable = lon_nodes.ndim == 1
+        if self.separable:  # lines: brightness on their broadcast (shared per-line terms)
+            lon = pt.tensor("lon", shape=(1, None), dtype="float64")
+            lat = pt.tensor("lat", shape=(None, 1), dtype="float64")
+            adjoint = pt.matrix("adjoint", dtype="float64")
+            shape = (lat.shape[0], lon.shape[1])
+        else:  # sub-pixel nodes of the box pixels, flattened
+            lon = pt.vector("lon", dtype="float64")
+            lat = pt.vector("lat", dtype="float64")
+            adjoint = pt.vector("adjoint", dtype="float64")
+            shape = (lon.shape[0],)
         brightness = pt.as_tensor_variable(spatial.evaluate(lon, lat, **inner))
-        brightness = pt.broadcast_to(brightness, (lat.shape[0], lon.shape[1]))
+        brightness = pt.broadcast_to(brightness, shape)
         current = {**spatial.values(), **inner}
         radius = spatial._evaluation_radius(current)
         geometry = pt.stack(
@@ -107,29 +127,37 @@ class FollowingBox:
         self.value_fn, key_value = _compile_graph([lon, lat, theta], [brightness])
         self.vjp_fn, key_vjp = _compile_graph([lon, lat, theta, adjoint], [vjp])
         self.geometry_fn, key_geometry = _compile_graph([theta], [geometry])
-        self.lon_line = np.ascontiguousarray(lon_line, dtype=np.float64)
-        self.lat_line = np.ascontiguousarray(lat_line, dtype=np.float64)
+        self.lon_nodes = np.ascontiguousarray(lon_nodes)
+        self.lat_nodes = np.ascontiguousarray(lat_nodes, dtype=np.float64)
         self.oversampling = int(oversampling)
-        k = self.oversampling
-        self.lon_centre = self.lon_line.reshape(-1, k).mean(axis=1)
-        self.lat_centre = self.lat_line.reshape(-1, k).mean(axis=1)
         self.solid_angle = np.ascontiguousarray(solid_angle, dtype=np.float64)
+        n_rows, n_cols = self.solid_angle.shape
+        k = self.oversampling
+        if self.separable:
+            lon_c = self.lon_nodes.reshape(-1, k).mean(axis=1)[None, :]
+            lat_c = self.lat_nodes.reshape(-1, k).mean(axis=1)[:, None]
+        else:
+            lon_c = self.lon_nodes.mean(axis=1).reshape(n_rows, n_cols)
+            lat_c = self.lat_nodes.mean(axis=1).reshape(n_rows, n_cols)
+        lon_c, lat_c = np.deg2rad(np.broadcast_arrays(lon_c, lat_c))
+        #: unit vectors of the pixel centres (H, W, 3), for the reach test
+        self.centres = np.ascontiguousarray(
+            np.stack(
+                [np.cos(lat_c) * np.cos(lon_c), np.cos(lat_c) * np.sin(lon_c), np.sin(lat_c)],
+                axis=-1,
+            )
+        )
         self.kernels = np.ascontiguousarray(kernels, dtype=np.float64)
         self.out_index = np.ascontiguousarray(out_index, dtype=np.int64)
         self.n_out = int(n_out)
-        # half the largest pixel diagonal: a pixel within reach of any of its sub-pixels is kept
-        steps = (np.diff(self.lon_centre) + 180.0) % 360.0 - 180.0
-        dlon = np.abs(steps).max(initial=0.0) * np.cos(
-            np.deg2rad(np.abs(self.lat_centre).min(initial=0.0))
-        )
-        dlat = np.abs(np.diff(self.lat_centre)).max(initial=0.0)
-        self.half_diagonal = 0.5 * float(np.hypot(dlon, dlat))
+        # half the pixel diagonal: a pixel within reach of any of its sub-pixels is kept
+        self.half_diagonal = 0.5 * float(np.rad2deg(np.sqrt(2.0 * self.solid_angle.max())))
         digest = hashlib.sha256()
         for part in (key_value, key_vjp, key_geometry, _VERSION):
             digest.update(str(part).encode())
         for array in (
-            self.lon_line,
-            self.lat_line,
+            self.lon_nodes,
+            self.lat_nodes,
             self.solid_angle,
             self.kernels,
             self.out_index,
@@ -141,33 +169,17 @@ class FollowingBox:
         self.cacheable = None not in (key_value, key_vjp, key_geometry)
 
     def theta(self):
-        """The free parameters as one float64 vector (tensor)."""
+        """Return the free parameters as one float64 vector (tensor)."""
         if not self.theta_outer:
             return pt.zeros((0,), dtype="float64")
         return pt.stack([pt.as_tensor_variable(v, dtype="float64") for v in self.theta_outer])
 
     def numpy_box(self, theta: np.ndarray) -> tuple[int, int, int, int]:
         """Rows ``r0:r1`` and columns ``c0:c1`` of the box at ``theta`` (numpy, for checks)."""
-        from gammaprob.forward.following_box_kernels import box_bounds
+        from gammaprob.forward.following_box_kernels import box_bounds, geometry_kernel
 
-        return box_bounds(
-            np.asarray(self.geometry_numpy(theta)),
-            self.lon_centre,
-            self.lat_centre,
-            self.half_diagonal,
-        )
-
-    def geometry_numpy(self, theta: np.ndarray) -> np.ndarray:
-        """``(lon_0, lat_0, radius)`` (deg) at ``theta`` (numpy)."""
-        import numba
-
-        fn = self.geometry_fn
-
-        @numba.njit
-        def call(t):
-            return fn(t)
-
-        return call(np.asarray(theta, dtype=np.float64))
+        geometry = geometry_kernel(self)(np.asarray(theta, dtype=np.float64))
+        return box_bounds(geometry, self.centres, self.half_diagonal)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, FollowingBox) and other.key == self.key

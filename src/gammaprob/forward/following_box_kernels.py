@@ -14,7 +14,13 @@ import numba
 import numpy as np
 import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
 
-__all__ = ["box_bounds", "forward_kernel", "next_fast_length", "vjp_kernel"]
+__all__ = [
+    "box_bounds",
+    "forward_kernel",
+    "geometry_kernel",
+    "next_fast_length",
+    "vjp_kernel",
+]
 
 _D2R = math.pi / 180.0
 
@@ -40,28 +46,24 @@ def next_fast_length(n: int) -> int:
 
 
 @numba.njit(cache=True)
-def box_bounds(geometry, lon_centre, lat_centre, half_diagonal):
+def box_bounds(geometry, centres, half_diagonal):
     """Rows ``r0:r1`` and columns ``c0:c1`` of the pixels within reach of the source.
 
-    ``geometry`` is ``(lon_0, lat_0, radius)`` (deg); a pixel is in reach when its centre is
-    within ``radius + half_diagonal`` of the source centre. An empty box gives ``r1 <= r0``.
+    ``geometry`` is ``(lon_0, lat_0, radius)`` (deg) and ``centres`` the unit vectors of the
+    pixel centres ``(H, W, 3)``; a pixel is in reach when its centre is within
+    ``radius + half_diagonal`` of the source centre. An empty box gives ``r1 <= r0``.
     """
-    lon_0, lat_0, radius = geometry[0], geometry[1], geometry[2]
-    reach = min(max(radius, 0.0) + half_diagonal, 180.0)
-    threshold = math.sin(0.5 * reach * _D2R) ** 2
-    cos_lat_0 = math.cos(lat_0 * _D2R)
-    n_rows, n_cols = lat_centre.size, lon_centre.size
-    column = np.empty(n_cols)
-    for c in range(n_cols):
-        column[c] = math.sin(0.5 * (lon_centre[c] - lon_0) * _D2R) ** 2
+    lon_0, lat_0 = geometry[0] * _D2R, geometry[1] * _D2R
+    reach = min(max(geometry[2], 0.0) + half_diagonal, 180.0) * _D2R
+    threshold = math.cos(reach)
+    x = math.cos(lat_0) * math.cos(lon_0)
+    y = math.cos(lat_0) * math.sin(lon_0)
+    z = math.sin(lat_0)
+    n_rows, n_cols = centres.shape[0], centres.shape[1]
     r0, r1, c0, c1 = n_rows, 0, n_cols, 0
     for r in range(n_rows):
-        row = math.sin(0.5 * (lat_centre[r] - lat_0) * _D2R) ** 2
-        if row > threshold:
-            continue
-        weight = math.cos(lat_centre[r] * _D2R) * cos_lat_0
         for c in range(n_cols):
-            if row + weight * column[c] <= threshold:
+            if centres[r, c, 0] * x + centres[r, c, 1] * y + centres[r, c, 2] * z >= threshold:
                 r0 = min(r0, r)
                 r1 = max(r1, r + 1)
                 c0 = min(c0, c)
@@ -78,35 +80,94 @@ def _kernels(box):
         return _CACHE[box.key]
     value_fn, vjp_fn, geometry_fn = box.value_fn, box.vjp_fn, box.geometry_fn
     k = box.oversampling
-    lon_line, lat_line = box.lon_line, box.lat_line
-    lon_centre, lat_centre = box.lon_centre, box.lat_centre
+    lon_nodes, lat_nodes, centres = box.lon_nodes, box.lat_nodes, box.centres
     omega, kernels, out_index = box.solid_angle, box.kernels, box.out_index
     half_diagonal, n_out = box.half_diagonal, box.n_out
     n_kernels, kh, kw = kernels.shape
-    inv_k2 = 1.0 / (k * k)
+    n_cols = omega.shape[1]
+    k2 = k * k
+    inv_k2 = 1.0 / k2
+
+    if box.separable:
+
+        @numba.njit
+        def _nodes(r0, r1, c0, c1):
+            lon = lon_nodes[c0 * k : c1 * k].reshape((1, (c1 - c0) * k))
+            lat = lat_nodes[r0 * k : r1 * k].reshape(((r1 - r0) * k, 1))
+            return lon, lat
+
+        @numba.njit
+        def _pixel_sums(values, h, w):
+            image = np.zeros((h, w))
+            for i in range(h * k):
+                for j in range(w * k):
+                    image[i // k, j // k] += values[i, j]
+            return image
+
+        @numba.njit
+        def _spread(per_pixel, h, w):
+            out = np.empty((h * k, w * k))
+            for i in range(h * k):
+                for j in range(w * k):
+                    out[i, j] = per_pixel[i // k, j // k]
+            return out
+
+    else:
+
+        @numba.njit
+        def _nodes(r0, r1, c0, c1):
+            h, w = r1 - r0, c1 - c0
+            lon = np.empty(h * w * k2)
+            lat = np.empty(h * w * k2)
+            n = 0
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    p = r * n_cols + c
+                    for s in range(k2):
+                        lon[n] = lon_nodes[p, s]
+                        lat[n] = lat_nodes[p, s]
+                        n += 1
+            return lon, lat
+
+        @numba.njit
+        def _pixel_sums(values, h, w):
+            image = np.zeros((h, w))
+            n = 0
+            for i in range(h):
+                for j in range(w):
+                    for _ in range(k2):
+                        image[i, j] += values[n]
+                        n += 1
+            return image
+
+        @numba.njit
+        def _spread(per_pixel, h, w):
+            out = np.empty(h * w * k2)
+            n = 0
+            for i in range(h):
+                for j in range(w):
+                    for _ in range(k2):
+                        out[n] = per_pixel[i, j]
+                        n += 1
+            return out
 
     @numba.njit
     def _image(theta, r0, r1, c0, c1):
-        lon = lon_line[c0 * k : c1 * k].reshape((1, (c1 - c0) * k))
-        lat = lat_line[r0 * k : r1 * k].reshape(((r1 - r0) * k, 1))
-        values = value_fn(lon, lat, theta)
+        lon, lat = _nodes(r0, r1, c0, c1)
         h, w = r1 - r0, c1 - c0
-        image = np.zeros((h, w))
-        for i in range(h * k):
-            for j in range(w * k):
-                image[i // k, j // k] += values[i, j]
+        image = _pixel_sums(value_fn(lon, lat, theta), h, w)
         for i in range(h):
             for j in range(w):
                 image[i, j] *= omega[r0 + i, c0 + j] * inv_k2
-        return image, lon, lat
+        return image
 
     @numba.njit
     def forward(theta):
         out = np.zeros((n_kernels, n_out))
-        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), lon_centre, lat_centre, half_diagonal)
+        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), centres, half_diagonal)
         if r1 <= r0 or c1 <= c0:
             return out
-        image, _, _ = _image(theta, r0, r1, c0, c1)
+        image = _image(theta, r0, r1, c0, c1)
         h, w = r1 - r0, c1 - c0
         ho, wo = h + kh - 1, w + kw - 1
         shape = (next_fast_length(ho), next_fast_length(wo))
@@ -122,7 +183,7 @@ def _kernels(box):
 
     @numba.njit
     def vjp(theta, grad):
-        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), lon_centre, lat_centre, half_diagonal)
+        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), centres, half_diagonal)
         if r1 <= r0 or c1 <= c0:
             return np.zeros(theta.size)
         h, w = r1 - r0, c1 - c0
@@ -137,28 +198,35 @@ def _kernels(box):
                     upstream[i, j] = grad[q, idx] if idx >= 0 else 0.0
             total += np.fft.rfft2(upstream, s=shape) * np.conj(np.fft.rfft2(kernels[q], s=shape))
         # correlation with the kernels: no wrap-around for the first h x w entries
-        adjoint_image = np.fft.irfft2(total, s=shape)
-        adjoint = np.empty((h * k, w * k))
-        for i in range(h * k):
-            for j in range(w * k):
-                r, c = i // k, j // k
-                adjoint[i, j] = adjoint_image[r, c] * omega[r0 + r, c0 + c] * inv_k2
-        lon = lon_line[c0 * k : c1 * k].reshape((1, w * k))
-        lat = lat_line[r0 * k : r1 * k].reshape((h * k, 1))
-        return vjp_fn(lon, lat, theta, adjoint)
+        correlation = np.fft.irfft2(total, s=shape)
+        per_pixel = np.empty((h, w))
+        for i in range(h):
+            for j in range(w):
+                per_pixel[i, j] = correlation[i, j] * omega[r0 + i, c0 + j] * inv_k2
+        lon, lat = _nodes(r0, r1, c0, c1)
+        return vjp_fn(lon, lat, theta, _spread(per_pixel, h, w))
 
-    _CACHE[box.key] = (forward, vjp)
-    return forward, vjp
+    @numba.njit
+    def geometry(theta):
+        return geometry_fn(theta)
+
+    _CACHE[box.key] = (forward, vjp, geometry)
+    return _CACHE[box.key]
 
 
 def forward_kernel(box):
-    """The jitted forward function ``theta -> (K, n_out)`` of ``box``."""
+    """Return the jitted forward function ``theta -> (K, n_out)`` of ``box``."""
     return _kernels(box)[0]
 
 
 def vjp_kernel(box):
-    """The jitted adjoint ``(theta, G) -> (n_theta,)`` of ``box``."""
+    """Return the jitted adjoint ``(theta, G) -> (n_theta,)`` of ``box``."""
     return _kernels(box)[1]
+
+
+def geometry_kernel(box):
+    """Return the jitted ``theta -> (lon_0, lat_0, radius)`` (deg) of ``box``."""
+    return _kernels(box)[2]
 
 
 def _register_numba() -> None:

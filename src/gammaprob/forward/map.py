@@ -66,7 +66,8 @@ from gammaprob.forward._models import (
     spatial_component,
     spectral_component,
 )
-from gammaprob.forward.extended import ExtendedSource
+from gammaprob.forward.checks import SourceRegion
+from gammaprob.forward.extended import ExtendedSource, size_quantiles
 from gammaprob.forward.integration import DEFAULT_NODES, integrate_component
 from gammaprob.forward.kernel_mode import KernelSource, gather_index, kernel_irfs
 from gammaprob.forward.map_response import MapResponse, haversine
@@ -167,6 +168,9 @@ class MapFold:
         exposure (cm2 s) used to fold extended sources whose PSF kernels are rank one with a
         PSF per true energy (:func:`~gammaprob.forward.psf.low_rank`); None without such
         sources.
+    regions : tuple of SourceRegion
+        Where each point or extended source was assumed to stay (checked against posterior
+        draws by :func:`~gammaprob.forward.checks.check_regions`).
     """
 
     response: MapResponse
@@ -191,6 +195,7 @@ class MapFold:
     kernel_sources: tuple = ()
     kernel_gathers: tuple = ()
     exposure_factors: tuple | None = None
+    regions: tuple = ()
 
     @classmethod
     def build(
@@ -267,7 +272,8 @@ class MapFold:
         psf_radius = response.containment_radius(containment)
         near = np.zeros(response.lon.size, bool)
         points, extended, max_radius = [], [], 0.0
-        kernel_sources = []
+        kernel_sources, regions = [], []
+        pixel = float(np.rad2deg(np.sqrt(np.max(response.solid_angle))))
         irfs = kernel_irfs(response, psf_mode)
         for model in (m for m in chosen if not _is_background_model(m)):
             spatial = _check_source(model, response)
@@ -282,6 +288,9 @@ class MapFold:
                 h = haversine(response.lon, response.lat, *centre)
                 near |= h <= np.sin(0.5 * np.deg2rad(radius)) ** 2
                 points.append(model)
+                regions.append(
+                    SourceRegion(response.name, model.name, spatial, tuple(centre), margin)
+                )
                 continue
             source = ExtendedSource.build(
                 response,
@@ -296,6 +305,19 @@ class MapFold:
             if source is not None:
                 near[source.out_pixels] = True
                 extended.append(source)
+                upper = spatial.evaluation_radius(**size_quantiles(spatial, size_quantile))
+                regions.append(
+                    SourceRegion(
+                        response.name,
+                        model.name,
+                        spatial,
+                        tuple(centre),
+                        margin,
+                        reach=margin + (180.0 if upper is None else float(upper.to_value("deg"))),
+                        pixel=pixel,
+                        oversampling=int(np.sqrt(source.lon_nodes.shape[1])),
+                    )
+                )
         mask, counts, bkg = response.mask, response.counts, response.background
         if not response.is_onoff:
             # bins outside the cutout with zero background but counts > 0 stay individual bins
@@ -354,6 +376,7 @@ class MapFold:
             kernel_sources=tuple(kernel_sources),
             kernel_gathers=tuple(gather_index(s.pixels, cutout) for s in kernel_sources),
             exposure_factors=exposure_factors,
+            regions=tuple(regions),
         )
 
     def _background_factor(self, params: Mapping):

@@ -30,7 +30,9 @@ def nominal_positions(models: Sequence) -> dict:
 
     The centre is the prior's centre (``mu``, or the middle of a bounded support) and the margin
     covers the prior support (half-width, or 5 sigma for a normal prior) along the larger of the
-    two axes; None when it cannot be told (then :class:`MapFold` uses its ``position_margin``).
+    two axes, as an angle on the sky (a longitude half-width counts ``cos(lat)`` times, at the
+    window's latitude closest to the equator); None when it cannot be told (then
+    :class:`MapFold` uses its ``position_margin``).
     Fixed positions have margin 0.
     """
     out = {}
@@ -42,6 +44,10 @@ def nominal_positions(models: Sequence) -> dict:
         if "lon_0" in parameters and "lat_0" in parameters:
             lon, m_lon = _window(parameters["lon_0"])
             lat, m_lat = _window(parameters["lat_0"])
-            margin = None if m_lon is None or m_lat is None else max(m_lon, m_lat)
+            if m_lon is None or m_lat is None:
+                margin = None
+            else:  # a longitude step is an angle of cos(lat) times it on the sky
+                closest = max(abs(lat) - m_lat, 0.0)
+                margin = max(m_lon * float(np.cos(np.deg2rad(min(closest, 90.0)))), m_lat)
             out[model.name] = (lon, lat, margin)
     return out

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from gammaprob.forward import fold_groups, fold_spectra
+from gammaprob.forward.checks import register_regions
 from gammaprob.forward.integration import DEFAULT_NODES
 from gammaprob.forward.kernel_mode import PSF_MODES, npred_map_kernel
 from gammaprob.forward.map import MapFold, npred_map
@@ -160,6 +161,7 @@ def add_likelihood(
             psf_mode=psf_mode,
         )
         npreds[r.name] = fold.npred(params, n_nodes=n_nodes)
+        register_regions(_current_model(), fold.regions)
         if not r.is_onoff:
             poisson_term(r.name, npreds[r.name], fold.counts)
         else:
@@ -183,6 +185,12 @@ def add_likelihood(
             else:
                 poisson_term(r.name, npreds[r.name], r.counts)
     return {r.name: npreds[r.name] for r in responses}
+
+
+def _current_model():
+    import pymc as pm
+
+    return pm.modelcontext(None)
 
 
 def _onoff(name: str, mu, data, onoff: str, background_prior) -> None:
