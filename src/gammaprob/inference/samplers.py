@@ -2,7 +2,10 @@
 
 Every sampler returns an ArviZ 1.x ``xarray.DataTree`` with a ``posterior`` group in the
 model's constrained (physical) parametrisation, the run's settings in the root attributes,
-and (by default) a ``log_likelihood`` group with one variable per observed term.
+and (by default) a ``log_likelihood`` group with one variable per observed term: per bin for
+spectrum datasets and per energy bin (summed over pixels) for map datasets, computed one draw
+at a time so that memory does not grow with bins x draws; per-bin values of map datasets are
+opt-in (``log_likelihood="pointwise"``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def sample(
     random_seed: int | None = None,
     target_accept: float = 0.9,
     progressbar: bool = True,
-    log_likelihood: bool = True,
+    log_likelihood: bool | Literal["pointwise"] = True,
     check: bool = True,
     **kwargs,
 ):
@@ -88,8 +91,13 @@ def sample(
         NUTS target acceptance rate.
     progressbar : bool
         Show a progress bar.
-    log_likelihood : bool
+    log_likelihood : bool or "pointwise"
         Add the ``log_likelihood`` group (one variable per observed term), needed for LOO.
+        ``True`` (default): spectrum datasets per bin, map datasets per reconstructed-energy
+        bin (the log-likelihood summed over the pixels of each energy bin: a few values per
+        draw instead of one per map bin, so a 3D result stays megabytes), computed draw by
+        draw. ``"pointwise"``: one value per likelihood bin of every dataset (for
+        pixel-level diagnostics; size bins x draws). ``False``: no group.
     check : bool
         Run :func:`check_convergence` and warn when it fails.
     **kwargs
@@ -168,8 +176,12 @@ def sample(
             **kwargs,
         )
     settings["wall_time_s"] = time.perf_counter() - start
+    if log_likelihood not in (True, False, "pointwise"):
+        raise ValueError(
+            f"log_likelihood must be True, False or 'pointwise', got {log_likelihood!r}"
+        )
     if log_likelihood and "log_likelihood" not in tree.children and _has_observed(model):
-        _add_log_likelihood(tree, model)
+        _add_log_likelihood(tree, model, pointwise=log_likelihood == "pointwise")
     meta = model_metadata(model)
     settings["onoff"] = meta.get("onoff")
     add_provenance(
@@ -197,11 +209,14 @@ def _has_observed(model) -> bool:
     return bool(model.observed_RVs)
 
 
-def _add_log_likelihood(tree, model) -> None:
-    """Add the pointwise log-likelihood of every observed variable (for LOO).
+def _add_log_likelihood(tree, model, *, pointwise: bool = False) -> None:
+    """Add the log-likelihood of every observed variable (for LOO).
 
-    PyMC refuses models with custom initial values here; they only set where samplers
-    start, so they are lifted for this computation and restored afterwards.
+    With ``pointwise`` one value per element of each observed variable (PyMC's
+    ``compute_log_likelihood``); otherwise map datasets are summed per energy bin
+    (:func:`reduced_log_likelihood`). PyMC refuses models with custom initial values here;
+    they only set where samplers start, so they are lifted for this computation and restored
+    afterwards.
     """
     import pymc as pm
 
@@ -209,6 +224,90 @@ def _add_log_likelihood(tree, model) -> None:
     try:
         for rv in initial:
             model.rvs_to_initial_values[rv] = None
-        pm.compute_log_likelihood(tree, model=model, progressbar=False)
+        if pointwise:
+            pm.compute_log_likelihood(tree, model=model, progressbar=False)
+            tree["log_likelihood"].attrs["granularity"] = "pointwise"
+        else:
+            tree["log_likelihood"] = reduced_log_likelihood(tree["posterior"].to_dataset(), model)
     finally:
         model.rvs_to_initial_values.update(initial)
+
+
+def reduced_log_likelihood(posterior, model):
+    """Log-likelihood per draw: spectrum bins as they are, map datasets summed per energy bin.
+
+    The elementwise log-likelihood of one draw is computed and reduced at once, so memory
+    holds one draw's bins plus the reduced values of all draws (never bins x draws).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Posterior draws (``chain``, ``draw``) of the model's free variables.
+    model : pymc.Model
+        The model. Observed terms of map datasets (``"<ds>::counts"``, ``"<ds>::counts_off"``)
+        are summed per reconstructed-energy bin using the labels recorded at build time
+        (:func:`gammaprob.likelihood.groups.energy_groups`); other terms are kept per element.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per observed term, dimensions ``(chain, draw, <name>_energy)`` (coordinate:
+        the energy-bin index) for map datasets, else ``(chain, draw, <name>_dim_0, ...)``;
+        attribute ``granularity``.
+    """
+    import numpy as np
+    import xarray as xr
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    from gammaprob.likelihood.groups import energy_groups
+
+    umodel = remove_value_transforms(model)
+    observed = list(umodel.observed_RVs)
+    inputs = list(umodel.value_vars)
+    function = umodel.compile_fn(
+        inputs=inputs,
+        outs=umodel.logp(vars=observed, sum=False),
+        on_unused_input="ignore",
+        point_fn=False,
+    )
+    values = [
+        np.asarray(posterior[v.name].values, dtype=v.type.dtype) if v.name in posterior else None
+        for v in inputs
+    ]
+    missing = [v.name for v, x in zip(inputs, values, strict=True) if x is None]
+    if missing:
+        raise ValueError(f"the posterior lacks the free variables {missing} of the model")
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    groups = energy_groups(model)
+    # per observed term: (energy bins, element -> bin) for map datasets, else None
+    plans = []
+    for rv in observed:
+        labels = groups.get(rv.name.split("::", 1)[0])
+        plans.append(None if labels is None else np.unique(labels, return_inverse=True))
+    outputs: list = [None] * len(observed)
+    for c in range(n_chain):
+        for d in range(n_draw):
+            logps = function(*(x[c, d] for x in values))
+            for i, logp in enumerate(logps):
+                logp = np.asarray(logp, dtype=np.float64)
+                plan = plans[i]
+                if plan is not None and plan[1].size != logp.size:
+                    raise ValueError(
+                        f"observed term {observed[i].name!r} has {logp.size} elements but "
+                        f"{plan[1].size} energy labels were recorded at build time"
+                    )
+                row = logp if plan is None else np.bincount(plan[1], logp.ravel(), plan[0].size)
+                if outputs[i] is None:
+                    outputs[i] = np.empty((n_chain, n_draw, *row.shape))
+                outputs[i][c, d] = row
+    data = {}
+    for rv, plan, array in zip(observed, plans, outputs, strict=True):
+        if plan is not None:
+            dim = f"{rv.name}_energy"
+            data[rv.name] = xr.DataArray(array, dims=("chain", "draw", dim), coords={dim: plan[0]})
+        else:
+            dims = [f"{rv.name}_dim_{k}" for k in range(array.ndim - 2)]
+            data[rv.name] = xr.DataArray(array, dims=("chain", "draw", *dims))
+    dataset = xr.Dataset(data, coords={k: posterior.coords[k] for k in ("chain", "draw")})
+    dataset.attrs["granularity"] = "per bin; map datasets summed per energy bin"
+    return dataset

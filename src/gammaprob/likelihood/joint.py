@@ -14,6 +14,7 @@ from gammaprob.forward.map import MapFold, npred_map
 from gammaprob.forward.map_response import MapResponse
 from gammaprob.forward.positions import nominal_positions
 from gammaprob.forward.response import SpectrumResponse
+from gammaprob.likelihood.groups import register_energy_groups
 from gammaprob.likelihood.onoff import onoff_term, wstat_term
 from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 from gammaprob.likelihood.poisson import poisson_term
@@ -166,6 +167,11 @@ def add_likelihood(
             poisson_term(r.name, npreds[r.name], fold.counts)
         else:
             _onoff(r.name, npreds[r.name], fold, onoff, background_prior)
+        # energy bin of each likelihood bin (cutout bins, then one per aggregated energy)
+        energy = fold.inside // max(fold.cutout.size, 1)
+        if not r.is_onoff:
+            energy = np.concatenate([energy, fold.outside_energy])
+        register_energy_groups(r.name, energy)
     groups = (
         fold_groups(spectra, models, params, n_nodes=n_nodes, known_datasets=names)
         if spectra
