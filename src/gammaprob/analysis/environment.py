@@ -10,8 +10,19 @@ from ..utils.paths import GAMMAPY_DATA, gammapy_data_path
 
 __all__ = ["environment_report"]
 
-_PACKAGES = ("pymc", "pytensor", "arviz", "numpy", "scipy", "astropy", "regions", "healpy", "numba")
-_OPTIONAL = ("nutpie", "jax", "numpyro", "gammapy")
+_PACKAGES = (
+    "pymc",
+    "pytensor",
+    "arviz",
+    "nutpie",
+    "numpy",
+    "scipy",
+    "astropy",
+    "regions",
+    "healpy",
+    "numba",
+)
+_OPTIONAL = ("jax", "numpyro", "gammapy")
 
 
 def _version(name: str) -> str | None:
