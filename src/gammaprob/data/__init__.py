@@ -18,6 +18,7 @@ __getattr__, __dir__ = lazy_exports(
         ".obs_table": ("ObservationTable",),
         ".observation": ("Observation", "Observations"),
         ".pointing": ("FixedPointing", "PointingTable"),
+        ".store_io": ("write_data_store",),
     },
 )
 
@@ -35,4 +36,5 @@ __all__ = [
     "Observations",
     "PointingTable",
     "TimeRef",
+    "write_data_store",
 ]

@@ -1,5 +1,28 @@
-"""Simulation: datasets with Poisson counts drawn from models folded with a response."""
+"""Simulation: events from models and IRFs, simulated observations and datasets."""
 
+from .events import EventSampler, SamplingError
+from .observations import (
+    IRF_HDUS,
+    SimulatedSurvey,
+    make_observation,
+    read_irfs,
+    simulate_map_dataset,
+    simulate_observation_spectrum,
+    survey_pointings,
+)
 from .spectrum import parametric_spectrum_dataset, predicted_counts, simulate_spectrum_dataset
 
-__all__ = ["parametric_spectrum_dataset", "predicted_counts", "simulate_spectrum_dataset"]
+__all__ = [
+    "IRF_HDUS",
+    "EventSampler",
+    "SamplingError",
+    "SimulatedSurvey",
+    "make_observation",
+    "parametric_spectrum_dataset",
+    "predicted_counts",
+    "read_irfs",
+    "simulate_map_dataset",
+    "simulate_observation_spectrum",
+    "simulate_spectrum_dataset",
+    "survey_pointings",
+]
