@@ -14,14 +14,156 @@ compiled graph. A second process with the same model loads both from the cache i
 of a second. Models with shared variables (``pm.Data``) go through nutpie's own compilation.
 
 The C signatures and the model container follow nutpie's PyMC interface
-(``nutpie.compile_pymc``); the supported nutpie versions are pinned in the ``nutpie`` extra.
+(``nutpie.compile_pymc``). That needs a few private nutpie and PyTensor functions; every one
+is listed in :data:`PRIVATE_API` and reached only through :func:`_private` in this module, and
+:func:`private_api_problems` checks them (installed nutpie within
+:data:`SUPPORTED_NUTPIE`, each private name present with the parameters used). When a check
+fails, :func:`compile_nutpie` says so (:class:`NutpieCacheWarning`) and uses nutpie's public
+``compile_pymc_model`` instead (correct, but compiled again in every process).
+
+A compiled entry point that numba cannot cache (a model embedding large constant arrays)
+is reported with a :class:`NutpieCacheWarning` naming the entry point and numba's reason.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+import warnings
+
 import numpy as np
 
-__all__ = ["LOW_RANK_MAX_DIM", "compile_nutpie", "sample_nutpie"]
+__all__ = [
+    "LOW_RANK_MAX_DIM",
+    "PRIVATE_API",
+    "SUPPORTED_NUTPIE",
+    "NutpieCacheWarning",
+    "compile_nutpie",
+    "private_api_problems",
+    "sample_nutpie",
+]
+
+
+class NutpieCacheWarning(UserWarning):
+    """The compiled nutpie entry points of a model cannot be cached on disk (or reused)."""
+
+
+#: nutpie versions this module's private-API use is written for: ``>= first, < second``
+#: (the same range as the ``nutpie`` extra in pyproject.toml).
+SUPPORTED_NUTPIE = ((0, 16, 10), (0, 17))
+
+#: Private (underscore or internal) names used, with the parameters each must accept.
+PRIVATE_API: dict[str, tuple[str, ...]] = {
+    "nutpie.compile_pymc:_make_functions": (
+        "model",
+        "mode",
+        "compute_grad",
+        "join_expanded",
+        "pymc_initial_point_fn",
+    ),
+    "nutpie.compile_pymc:_wrap_with_lock": ("func",),
+    "nutpie.compile_pymc:_prepare_dims_and_coords": (
+        "model",
+        "shape_info",
+        "reparameterized_names",
+    ),
+    "nutpie.compile_pymc:make_user_data": ("shared_var_keys", "shared_data"),
+    "nutpie.compile_pymc:CompiledPyMCModel": (
+        "dims",
+        "compiled_logp_func",
+        "compiled_expand_func",
+        "initial_point_func",
+        "shared_data",
+        "shared_var_keys",
+        "user_data",
+        "n_expanded",
+        "shape_info",
+        "logp_func",
+        "expand_func",
+        "_n_dim",
+        "_shapes",
+        "_coords",
+        "reparameterized_names",
+    ),
+    "pytensor.link.numba.cache:compile_numba_function_src": (
+        "src",
+        "function_name",
+        "global_env",
+        "cache_key",
+    ),
+    "pytensor.link.numba.cache:CACHED_SRC_FUNCTIONS": (),
+}
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(c for c in piece if c.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _private(qualified: str):
+    """Return the private object ``"module:name"`` of :data:`PRIVATE_API`."""
+    if qualified not in PRIVATE_API:
+        raise KeyError(f"{qualified!r} is not declared in PRIVATE_API")
+    module, name = qualified.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@functools.cache
+def private_api_problems() -> tuple[str, ...]:
+    """Check the installed nutpie version and every name of :data:`PRIVATE_API`.
+
+    Returns
+    -------
+    tuple of str
+        One sentence per problem (empty when all is as expected).
+    """
+    import nutpie
+
+    problems = []
+    version = _version_tuple(getattr(nutpie, "__version__", "0"))
+    low, high = SUPPORTED_NUTPIE
+    if not low <= version < high:
+        problems.append(
+            f"nutpie {nutpie.__version__} is outside the supported range "
+            f">={'.'.join(map(str, low))},<{'.'.join(map(str, high))}"
+        )
+    for qualified, params in PRIVATE_API.items():
+        try:
+            obj = _private(qualified)
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{qualified} is missing ({exc})")
+            continue
+        if not params:
+            continue
+        try:
+            accepted = set(inspect.signature(obj).parameters)
+        except (TypeError, ValueError):
+            problems.append(f"{qualified} has no inspectable signature")
+            continue
+        missing = [p for p in params if p not in accepted]
+        if missing:
+            problems.append(f"{qualified} no longer accepts {missing}")
+    return tuple(problems)
+
+
+def _public_compile(model, initial_points, reason: str):
+    """Compile with nutpie's public API (entry points not cached on disk), warning why."""
+    import nutpie
+
+    warnings.warn(
+        f"nutpie: {reason}; compiling with nutpie.compile_pymc_model instead (correct, but "
+        "the model is compiled again in every process)",
+        NutpieCacheWarning,
+        stacklevel=3,
+    )
+    return nutpie.compile_pymc_model(model, backend="numba", initial_points=initial_points)
+
 
 #: Largest model (unconstrained dimensions) sampled with nutpie's low-rank mass matrix by default.
 LOW_RANK_MAX_DIM = 50
@@ -61,22 +203,44 @@ def expand_entry(dim, expanded, x_, out_, user_data_):
 def _cached_entry_point(source: str, name: str, inner, signature):
     """Compile ``source`` (calling the PyTensor numba function ``inner``) as a cached cfunc.
 
-    Returns None when ``inner`` has no PyTensor cache key (then nothing can be cached).
+    Returns None when ``inner`` has no PyTensor cache key (then nothing can be cached). When
+    numba compiles the entry point but cannot cache it, a :class:`NutpieCacheWarning` names
+    the entry point and numba's reason; other numba warnings pass through unchanged.
     """
     import numba
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+    from numba.core.errors import NumbaWarning
 
-    key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    key = _private("pytensor.link.numba.cache:CACHED_SRC_FUNCTIONS").get(
+        getattr(inner, "py_func", None)
+    )
     if key is None:
         return None
-    function = compile_numba_function_src(
+    function = _private("pytensor.link.numba.cache:compile_numba_function_src")(
         source,
         name,
         # the module name lets numba rebuild the function's environment from the cache
         {"__name__": __name__, "inner": inner, "carray": numba.carray, "np": np},
         cache_key=f"{key}-{name}-{_ENTRY_POINT_VERSION}",
     )
-    return numba.cfunc(signature, cache=True)(function)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NumbaWarning)
+        entry = numba.cfunc(signature, cache=True)(function)
+    for item in caught:
+        text = str(item.message)
+        if issubclass(item.category, NumbaWarning) and "Cannot cache compiled function" in text:
+            reason = text.split(f'"{name}"', 1)[-1].strip() or text
+            warnings.warn(
+                f"nutpie entry point {name!r} of this model could not be cached on disk "
+                f"(numba: {reason}); it is compiled again in every process. Models that "
+                "embed large constant arrays (e.g. big response matrices) cannot be cached.",
+                NutpieCacheWarning,
+                stacklevel=3,
+            )
+        else:
+            warnings.warn_explicit(
+                item.message, item.category, item.filename, item.lineno, source=item.source
+            )
+    return entry
 
 
 def compile_nutpie(model, *, initial_points=None):
@@ -93,12 +257,21 @@ def compile_nutpie(model, *, initial_points=None):
     -------
     nutpie.compile_pymc.CompiledPyMCModel
         Ready for ``nutpie.sample``.
+
+    Warns
+    -----
+    NutpieCacheWarning
+        The installed nutpie (or PyTensor) does not offer the private functions this module
+        uses (:func:`private_api_problems`; the public compilation is used), or an entry
+        point cannot be cached.
     """
     import nutpie
-    import nutpie.compile_pymc as nutpie_pymc
     from numba import types
     from pymc.initial_point import make_initial_point_fn
 
+    problems = private_api_problems()
+    if problems:
+        return _public_compile(model, initial_points, "; ".join(problems))
     initial_point_fn = make_initial_point_fn(
         model=model,
         overrides=initial_points,
@@ -106,35 +279,43 @@ def compile_nutpie(model, *, initial_points=None):
         jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
+    wrap_with_lock = _private("nutpie.compile_pymc:_wrap_with_lock")
     n_dim, n_expanded, logp_fn, expand_fn, flat_initial_point, shape_info, reparameterized = (
-        nutpie_pymc._make_functions(
+        _private("nutpie.compile_pymc:_make_functions")(
             model,
             mode="NUMBA",
             compute_grad=True,
             join_expanded=True,
-            pymc_initial_point_fn=nutpie_pymc._wrap_with_lock(initial_point_fn),
+            pymc_initial_point_fn=wrap_with_lock(initial_point_fn),
         )
     )
-    if logp_fn.get_shared() or expand_fn.get_shared():
+    if logp_fn.get_shared() or expand_fn.get_shared():  # pm.Data: nutpie's own path
         return nutpie.compile_pymc_model(model, backend="numba", initial_points=initial_points)
+    jitted = [getattr(getattr(f, "vm", None), "jit_fn", None) for f in (logp_fn, expand_fn)]
+    if any(j is None for j in jitted):
+        return _public_compile(
+            model, initial_points, "PyTensor's compiled function has no numba entry (vm.jit_fn)"
+        )
     double_ptr = types.CPointer(types.double)
     logp_entry = _cached_entry_point(
         _LOGP_SOURCE.format(n_dim=n_dim),
         "logp_entry",
-        logp_fn.vm.jit_fn,
+        jitted[0],
         types.int64(types.uint64, double_ptr, double_ptr, double_ptr, types.voidptr),
     )
     expand_entry = _cached_entry_point(
         _EXPAND_SOURCE.format(n_dim=n_dim, n_expanded=n_expanded),
         "expand_entry",
-        expand_fn.vm.jit_fn,
+        jitted[1],
         types.int64(types.uint64, types.uint64, double_ptr, double_ptr, types.voidptr),
     )
     if logp_entry is None or expand_entry is None:
         return nutpie.compile_pymc_model(model, backend="numba", initial_points=initial_points)
-    dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
+    dims, coords = _private("nutpie.compile_pymc:_prepare_dims_and_coords")(
+        model, shape_info, reparameterized
+    )
     names, _, shapes = shape_info
-    return nutpie_pymc.CompiledPyMCModel(
+    return _private("nutpie.compile_pymc:CompiledPyMCModel")(
         _n_dim=n_dim,
         dims=dims,
         _coords=coords,
@@ -144,7 +325,7 @@ def compile_nutpie(model, *, initial_points=None):
         initial_point_func=flat_initial_point,
         shared_data={},
         shared_var_keys={},
-        user_data=nutpie_pymc.make_user_data({}, {}),
+        user_data=_private("nutpie.compile_pymc:make_user_data")({}, {}),
         n_expanded=n_expanded,
         shape_info=shape_info,
         logp_func=logp_fn,

@@ -1,0 +1,96 @@
+"""nutpie backend: private API pinned and checked, cache failures reported."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nutpie = pytest.importorskip("nutpie")
+
+from gammaprob.inference import nutpie_backend  # noqa: E402
+from gammaprob.inference.nutpie_backend import (  # noqa: E402
+    PRIVATE_API,
+    SUPPORTED_NUTPIE,
+    NutpieCacheWarning,
+    compile_nutpie,
+    private_api_problems,
+)
+
+
+def test_installed_nutpie_and_private_api_are_as_expected():
+    """Fails when a nutpie or PyTensor upgrade changes what the backend relies on."""
+    private_api_problems.cache_clear()
+    assert private_api_problems() == ()
+    version = nutpie_backend._version_tuple(nutpie.__version__)
+    assert SUPPORTED_NUTPIE[0] <= version < SUPPORTED_NUTPIE[1]
+    # the supported range is the one pinned in pyproject.toml
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    extras = project["optional-dependencies"].values()
+    requirements = [*project["dependencies"], *(r for extra in extras for r in extra)]
+    pin = next(r for r in requirements if r.startswith("nutpie>="))
+    low, high = re.fullmatch(r"nutpie>=([\d.]+),<([\d.]+)", pin).groups()
+    assert (
+        nutpie_backend._version_tuple(low),
+        nutpie_backend._version_tuple(high),
+    ) == SUPPORTED_NUTPIE
+    for qualified in PRIVATE_API:
+        assert nutpie_backend._private(qualified) is not None
+
+
+def _model(size=3):
+    import pymc as pm
+
+    with pm.Model() as model:
+        a = pm.Normal("a", shape=size)
+        pm.Normal("y", mu=a.sum(), sigma=1.0, observed=np.array([0.5, 1.0]))
+    return model
+
+
+def test_changed_private_api_is_reported_and_the_public_path_used(monkeypatch):
+    # a private function that disappeared, and one whose parameters changed
+    monkeypatch.setitem(PRIVATE_API, "nutpie.compile_pymc:_no_such_function", ())
+    make = "nutpie.compile_pymc:_make_functions"
+    monkeypatch.setitem(PRIVATE_API, make, (*PRIVATE_API[make], "no_such_parameter"))
+    private_api_problems.cache_clear()
+    try:
+        problems = private_api_problems()
+        assert any("_no_such_function is missing" in p for p in problems)
+        assert any("_make_functions no longer accepts ['no_such_parameter']" in p for p in problems)
+        with pytest.warns(
+            NutpieCacheWarning, match="_no_such_function is missing.*compile_pymc_model"
+        ):
+            compiled = compile_nutpie(_model())
+        assert compiled.n_dim == 3
+        monkeypatch.setattr(nutpie, "__version__", "0.18.0")
+        private_api_problems.cache_clear()
+        assert any(
+            "nutpie 0.18.0 is outside the supported range" in p for p in private_api_problems()
+        )
+    finally:
+        monkeypatch.undo()
+        private_api_problems.cache_clear()
+
+
+def test_entry_point_that_cannot_be_cached_is_reported():
+    import pymc as pm
+
+    big = np.random.default_rng(0).uniform(1.0, 2.0, (600, 600))  # a 2.9 MB constant
+    with pm.Model() as model:
+        a = pm.Normal("a", shape=600)
+        pm.Poisson("c", mu=pm.math.exp(big @ a * 1e-3), observed=np.ones(600, dtype=int))
+    with pytest.warns(NutpieCacheWarning, match=r"entry point 'logp_entry' .* could not be cached"):
+        compile_nutpie(model)
+
+
+def test_small_model_compiles_without_cache_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NutpieCacheWarning)
+        compiled = compile_nutpie(_model(2))
+    assert compiled.n_dim == 2
