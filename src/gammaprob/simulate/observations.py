@@ -201,8 +201,7 @@ def simulate_map_dataset(models, template, observation, *, random_state=None, na
     Returns
     -------
     gammaprob.datasets.MapDataset
-        With simulated counts; ``meta["simulated"]`` is True and ``meta["npred"]`` holds
-        the expected counts.
+        With simulated counts; ``meta["simulated"]`` is True.
     """
     from gammaprob.makers import MapDatasetMaker
 
