@@ -159,7 +159,7 @@ def _spawn(args: list[str], cache: Path | None) -> dict:
 
     env = dict(os.environ)
     if cache is not None:
-        env["PYTENSOR_FLAGS"] = f"compiledir={cache / 'pytensor'}"
+        env["PYTENSOR_FLAGS"] = f"base_compiledir={cache / 'pytensor'}"
         env["NUMBA_CACHE_DIR"] = str(cache / "numba")
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

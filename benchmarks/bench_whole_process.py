@@ -8,9 +8,9 @@ log-likelihood group and the convergence checks; only the progress bar is off an
 fixed). Inside the process the phases are recorded too (import, read, build, ``sample`` call).
 
 - **cold**: the process starts with empty compilation caches (PyTensor's compile directory,
-  numba's cache and the XDG cache, all pointed at a new temporary folder through
-  ``PYTENSOR_FLAGS=compiledir=...``, ``NUMBA_CACHE_DIR`` and ``XDG_CACHE_HOME``): a machine
-  where this model structure was never compiled.
+  which holds its numba cache, numba's own cache and the XDG cache, all pointed at a new
+  temporary folder through ``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR`` and
+  ``XDG_CACHE_HOME``): a machine where this model structure was never compiled.
 - **warm**: the same, with caches filled by an earlier (unmeasured) process.
 - **gammapy**: a fresh process that imports gammapy, reads the same files with the same fit
   ranges and runs its MINUIT fit + covariance of the same log-parabola (gammapy 2.x
@@ -87,7 +87,7 @@ def _spawn(kind: str, cache: Path | None) -> dict:
 
     env = dict(os.environ)
     if cache is not None:
-        env["PYTENSOR_FLAGS"] = f"compiledir={cache / 'pytensor'}"
+        env["PYTENSOR_FLAGS"] = f"base_compiledir={cache / 'pytensor'}"
         env["NUMBA_CACHE_DIR"] = str(cache / "numba")
         env["XDG_CACHE_HOME"] = str(cache / "xdg")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -191,7 +191,7 @@ def main(repeat: int) -> None:
                 "ratio = gammapy / gammaprob (> 1: gammaprob faster). gammaprob: default "
                 "build_model + sample (onoff='marginal', nutpie, 4 x (1000 + 1000), "
                 "log-likelihood and convergence checks; progress bar off, seed 0). cold: empty "
-                "pytensor/numba/XDG caches; warm: caches filled by an unmeasured process. "
+                "pytensor (base_compiledir) / numba / XDG caches; warm: caches filled by an unmeasured process. "
                 "gammapy: import, read, MINUIT fit + covariance, after one unmeasured warm-up "
                 "process. whole_process_cpu_s is user + system CPU (all threads), less "
                 "sensitive to other jobs on the machine than wall time."
