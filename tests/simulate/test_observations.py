@@ -129,3 +129,23 @@ def test_simulated_then_fitted_truth_is_recovered():
     # statistical errors of this exposure: about 1 % on the amplitude, 0.01 on the index
     assert float(point["crab::index"]) == pytest.approx(truth["index"], abs=0.05)
     assert float(point["crab::amplitude"]) == pytest.approx(truth["amplitude"], rel=0.06)
+
+
+def test_dataset_without_background_irf_is_a_clear_error():
+    from gammaprob.simulate import SamplingError
+
+    from .test_events import _irfs
+
+    irfs = {k: v for k, v in _irfs().items() if k != "bkg"}
+    obs = make_observation(irfs, POINTING, 1 * u.h)
+    template = _map_template()
+    with pytest.raises(SamplingError, match=r"no background IRF \(bkg\).*background=False"):
+        simulate_map_dataset([_crab()], template, obs, random_state=1)
+    region = CircleSkyRegion(SOURCE, 0.2 * u.deg)
+    spectrum = SpectrumTemplate(
+        region, template.energy_axis, template.energy_axis_true, name="spec"
+    )
+    with pytest.raises(SamplingError, match=r"no background IRF \(bkg\)"):
+        simulate_observation_spectrum([_crab()], spectrum, obs, random_state=1)
+    ds = simulate_map_dataset([_crab()], template, obs, random_state=1, background=False)
+    assert ds.background is None and ds.counts.data.sum() > 0

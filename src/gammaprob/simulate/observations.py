@@ -177,7 +177,20 @@ def _npred_map(dataset, models) -> np.ndarray:
     return npred.reshape(dataset.counts.data.shape)
 
 
-def simulate_map_dataset(models, template, observation, *, random_state=None, name=None):
+def _check_background(observation, background: bool) -> None:
+    from .events import SamplingError
+
+    if background and observation.bkg is None:
+        raise SamplingError(
+            f"observation {observation.obs_id} has no background IRF (bkg) to predict the "
+            "background from: add one (read_irfs(path) or Background2D/Background3D."
+            "from_power_law) or pass background=False for a dataset without background"
+        )
+
+
+def simulate_map_dataset(
+    models, template, observation, *, random_state=None, name=None, background: bool = True
+):
     """Reduce an observation to a map dataset and draw its counts from the models' npred.
 
     Exposure, background, PSF map and energy-dispersion map come from
@@ -197,6 +210,9 @@ def simulate_map_dataset(models, template, observation, *, random_state=None, na
         Random generator or seed.
     name : str, optional
         Dataset name (default ``"{template.name}-{obs_id}"``).
+    background : bool
+        Predict the background from ``observation.bkg`` (an error when it has none);
+        False gives a dataset without background.
 
     Returns
     -------
@@ -205,8 +221,9 @@ def simulate_map_dataset(models, template, observation, *, random_state=None, na
     """
     from gammaprob.makers import MapDatasetMaker
 
+    _check_background(observation, background)
     rng = as_rng(random_state)
-    selection = ["exposure", "psf", "edisp"] + (["background"] if observation.bkg else [])
+    selection = ["exposure", "psf", "edisp"] + (["background"] if background else [])
     dataset = MapDatasetMaker(selection=selection).run(template, observation)
     if name is not None:
         dataset = dataset.replace(name=str(name))
@@ -216,7 +233,13 @@ def simulate_map_dataset(models, template, observation, *, random_state=None, na
 
 
 def simulate_observation_spectrum(
-    models, template, observation, *, random_state=None, alpha: float | None = None
+    models,
+    template,
+    observation,
+    *,
+    random_state=None,
+    alpha: float | None = None,
+    background: bool = True,
 ):
     """Reduce an observation to a 1D (ON region) dataset and draw its counts.
 
@@ -237,6 +260,9 @@ def simulate_observation_spectrum(
         Random generator or seed.
     alpha : float, optional
         ON/OFF exposure ratio for an on/off dataset.
+    background : bool
+        Predict the background from ``observation.bkg`` (an error when it has none);
+        False gives a dataset without background.
 
     Returns
     -------
@@ -246,7 +272,8 @@ def simulate_observation_spectrum(
 
     from .spectrum import simulate_spectrum_dataset
 
-    selection = ["exposure", "edisp"] + (["background"] if observation.bkg else [])
+    _check_background(observation, background)
+    selection = ["exposure", "edisp"] + (["background"] if background else [])
     dataset = SpectrumDatasetMaker(selection=selection).run(template, observation)
     return simulate_spectrum_dataset(models, dataset, rng=as_rng(random_state), alpha=alpha)
 
