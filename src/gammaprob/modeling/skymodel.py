@@ -59,6 +59,9 @@ class SkyModel:
         Unique name; prefix of the PyMC variable names.
     datasets_names : list of str, optional
         Datasets this source contributes to (None: all).
+    meta : mapping, optional
+        Free-form provenance (e.g. the catalog, row and prior policy a model came from);
+        written to YAML under ``meta`` when not empty.
     """
 
     tag = "SkyModel"
@@ -70,6 +73,7 @@ class SkyModel:
         temporal: Component | None = None,
         name: str = "",
         datasets_names: list[str] | str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(spectral, SpectralModel):
             raise TypeError(f"SkyModel.spectral must be a SpectralModel, got {spectral!r}")
@@ -81,6 +85,7 @@ class SkyModel:
         self.spatial = spatial
         self.temporal = temporal
         self.datasets_names = _check_datasets(datasets_names)
+        self.meta: dict[str, Any] = dict(meta or {})
 
     @property
     def components(self) -> dict[str, Component]:
@@ -132,6 +137,8 @@ class SkyModel:
             out[kind] = comp.to_dict(links)
         if self.datasets_names is not None:
             out["datasets_names"] = list(self.datasets_names)
+        if self.meta:
+            out["meta"] = dict(self.meta)
         return out
 
     @classmethod
@@ -146,7 +153,7 @@ class SkyModel:
 
         from .component import get_component
 
-        extra = sorted(set(data) - {"name", "type", "datasets_names", *_KINDS})
+        extra = sorted(set(data) - {"name", "type", "datasets_names", "meta", *_KINDS})
         if extra:
             raise ValueError(f"SkyModel {data.get('name')!r}: unknown keys {extra}")
         if "spectral" not in data:
@@ -160,7 +167,12 @@ class SkyModel:
                     importlib.import_module(f"gammaprob.modeling.{kind}")
                 base = get_component(entry.get("type"), kind)
                 comps[kind] = base.from_dict(entry, links, dialect)
-        return cls(**comps, name=data.get("name", ""), datasets_names=data.get("datasets_names"))
+        return cls(
+            **comps,
+            name=data.get("name", ""),
+            datasets_names=data.get("datasets_names"),
+            meta=data.get("meta"),
+        )
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}"] + [f"{k}={c!r}" for k, c in self.components.items()]
