@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+import warnings
 from typing import Literal
 
 from ..utils.errors import GammaprobError
@@ -192,7 +193,20 @@ def sample(
     )
     if check:
         check_convergence(tree, warn=True)
+    _check_regions(tree, model)
     return tree
+
+
+def _check_regions(tree, model) -> None:
+    """Warn when posterior draws left a cutout, a static box or the sub-pixel resolution."""
+    from gammaprob.forward.checks import RegionWarning, check_regions, model_regions
+
+    regions = model_regions(model)
+    if not regions or "posterior" not in tree.children:
+        return
+    posterior = tree["posterior"].to_dataset()
+    for message in check_regions(regions, {k: posterior[k].values for k in posterior.data_vars}):
+        warnings.warn(message, RegionWarning, stacklevel=3)
 
 
 def _jax_chain_method(chains: int) -> str:
