@@ -17,12 +17,12 @@ from gammaprob.simulate import EventSampler, SamplingError, make_observation
 
 POINTING = SkyCoord(83.6, 22.0, unit="deg")
 SOURCE = SkyCoord(83.6, 22.5, unit="deg")  # 0.5 deg offset
-SIGMA_PSF, SIGMA_EDISP = 0.1, 0.1  # deg, relative
+SIGMA_PSF, SIGMA_EDISP, BIAS_EDISP = 0.1, 0.1, 0.15  # deg, relative, relative
 BKG_NORM, BKG_INDEX = 1e-4, 2.7  # s-1 MeV-1 sr-1 at 1 TeV, flat in offset
 AMPLITUDE, INDEX = 1e-10, 2.5  # cm-2 s-1 TeV-1 at 1 TeV
 LIVETIME = 4 * 3600.0  # s
-E_RECO = np.geomspace(0.5, 5, 4)  # TeV: three reconstructed-energy bins
-RINGS = np.array([0.0, 0.1, 0.2, 0.3])  # deg around the source
+E_RECO = np.geomspace(0.5, 5, 7)  # TeV: six reconstructed-energy bins
+RINGS = np.array([0.0, 0.15, 0.3])  # deg around the source
 
 
 def _irfs() -> dict:
@@ -33,7 +33,9 @@ def _irfs() -> dict:
     energy = MapAxis.from_energy_bounds(0.05 * u.TeV, 100 * u.TeV, 30, name="energy")
     return {
         "aeff": EffectiveArea2D.from_parametrization(e_true, offset),
-        "edisp": EnergyDispersion2D.from_gauss(e_true, migra, offset, sigma=SIGMA_EDISP),
+        "edisp": EnergyDispersion2D.from_gauss(
+            e_true, migra, offset, sigma=SIGMA_EDISP, bias=BIAS_EDISP
+        ),
         "psf": PSF3D.from_gauss(e_true, offset, rad, sigma=SIGMA_PSF * u.deg),
         "bkg": Background2D.from_power_law(
             energy, offset, norm=BKG_NORM * u.Unit("s-1 MeV-1 sr-1"), index=BKG_INDEX
@@ -75,8 +77,8 @@ def _expected(irfs) -> np.ndarray:
     e = np.geomspace(0.2, 30, 6001)  # TeV
     area = irfs["aeff"].evaluate(energy_true=e * u.TeV, offset=0.5 * u.deg).to_value("cm2")
     rate = AMPLITUDE * e**-INDEX * area * LIVETIME  # TeV-1
-    # Gaussian migration: P(E_reco in bin | E_true)
-    cdf = scipy.stats.norm.cdf((E_RECO[None, :] / e[:, None] - 1) / SIGMA_EDISP)
+    # Gaussian migration with a bias: P(E_reco in bin | E_true)
+    cdf = scipy.stats.norm.cdf((E_RECO[None, :] / e[:, None] - 1 - BIAS_EDISP) / SIGMA_EDISP)
     p_energy = np.diff(cdf, axis=1)
     # Gaussian PSF on the sphere (sigma << 1 rad): P(ring) from the radial Rayleigh law
     p_ring = np.diff(-np.exp(-0.5 * (RINGS / SIGMA_PSF) ** 2))
