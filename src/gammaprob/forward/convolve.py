@@ -8,8 +8,9 @@ The gradient with respect to the images is the adjoint (a correlation with the s
 ``mode="adjoint"``), whose gradient is in turn the convolution, so derivatives of any order
 stay FFT products.
 
-The Op runs in compiled numba graphs through an explicitly registered object-mode call (numba
-has no FFT) and in the C/Python backends through :meth:`FFTConvolve.perform`.
+The Op runs in compiled numba graphs through an explicitly registered object-mode call, in JAX
+graphs as ``jax.numpy.fft`` products (numpyro, blackjax) and in the C/Python backends through
+:meth:`FFTConvolve.perform`.
 """
 
 from __future__ import annotations
@@ -184,3 +185,35 @@ def _register_numba() -> None:
 
 
 _register_numba()
+
+
+def _register_jax() -> None:
+    """Run the Op in JAX graphs with ``jax.numpy.fft`` (JAX is imported only when used)."""
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(FFTConvolve)
+    def _jax_fft_convolve(op, node=None, **kwargs):
+        import jax.numpy as jnp
+
+        kernel = op.kernel
+        spectra = jnp.asarray(kernel.kernels_fft)
+        fft_shape, (n_rows, n_cols) = kernel.fft_shape, kernel.out_shape
+        image_rows, image_cols = kernel.image_shape
+
+        def full(x):
+            out = jnp.fft.irfft2(jnp.fft.rfft2(x, s=fft_shape) * spectra, s=fft_shape)
+            return out[:, :n_rows, :n_cols]
+
+        def adjoint(x):
+            spectrum = jnp.fft.rfft2(x, s=fft_shape) * jnp.conj(spectra)
+            if op.batch == 1:
+                spectrum = spectrum.sum(axis=0, keepdims=True)
+            return jnp.fft.irfft2(spectrum, s=fft_shape)[:, :image_rows, :image_cols]
+
+        return full if op.mode == "full" else adjoint
+
+
+try:  # the JAX backend of PyTensor needs jax installed only when it compiles
+    _register_jax()
+except ImportError:  # pragma: no cover - pytensor without its JAX dispatch module
+    pass

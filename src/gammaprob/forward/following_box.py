@@ -96,7 +96,9 @@ class FollowingBox:
     ):
         import gammaprob.forward.following_box_kernels  # noqa: F401  (numba registration)
 
+        self.spatial = spatial
         self.free = [name for name, value in values.items() if not _is_number(value)]
+        self.fixed = {name: float(v) for name, v in values.items() if name not in self.free}
         self.theta_outer = [values[name] for name in self.free]
         theta = pt.vector("theta", shape=(len(self.free),), dtype="float64")
         inner = {
@@ -181,6 +183,37 @@ class FollowingBox:
         geometry = geometry_kernel(self)(np.asarray(theta, dtype=np.float64))
         return box_bounds(geometry, self.centres, self.half_diagonal)
 
+    def static_graph(self, theta):
+        """Compute what the Op computes on the whole static box, as a plain PyTensor graph.
+
+        For backends without the numba kernel (JAX: numpyro, blackjax), where a rewrite puts it
+        in place of the Op; the model is evaluated on every static-box pixel (the cost of the
+        static box, the same numbers up to the truncation at the evaluation radius).
+        """
+        from gammaprob.forward.convolve import convolve_images
+
+        theta = pt.as_tensor_variable(theta)
+        values = {**self.fixed, **{name: theta[i] for i, name in enumerate(self.free)}}
+        n_rows, n_cols = self.solid_angle.shape
+        k = self.oversampling
+        if self.separable:
+            brightness = self.spatial.evaluate(
+                self.lon_nodes[None, :], self.lat_nodes[:, None], **values
+            )
+            brightness = pt.broadcast_to(brightness, (n_rows * k, n_cols * k))
+            mean = brightness.reshape((n_rows, k, n_cols, k)).mean(axis=(1, 3))
+        else:
+            brightness = self.spatial.evaluate(self.lon_nodes, self.lat_nodes, **values)
+            mean = pt.broadcast_to(brightness, self.lon_nodes.shape).mean(axis=-1)
+            mean = mean.reshape((n_rows, n_cols))
+        conv = convolve_images(mean * self.solid_angle, self.kernels)
+        flat = conv.reshape((self.kernels.shape[0], -1))
+        where = np.full(self.n_out, flat.type.shape[1], dtype=np.int64)  # padding slot
+        positions = np.flatnonzero(self.out_index.reshape(-1) >= 0)
+        where[self.out_index.reshape(-1)[positions]] = positions
+        padded = pt.concatenate([flat, pt.zeros((self.kernels.shape[0], 1))], axis=1)
+        return padded[:, where]
+
     def __eq__(self, other) -> bool:
         return isinstance(other, FollowingBox) and other.key == self.key
 
@@ -250,3 +283,32 @@ class FollowingBoxVJP(Op):
         from pytensor.gradient import grad_not_implemented
 
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
+
+
+def _register_jax_rewrites() -> None:
+    """In JAX graphs, put the static-box graph in place of the Op and its adjoint."""
+    from pytensor.compile import optdb
+    from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+
+    @node_rewriter([FollowingBoxConvolve])
+    def _forward_as_graph(fgraph, node):
+        return [node.op.box.static_graph(node.inputs[0])]
+
+    @node_rewriter([FollowingBoxVJP])
+    def _vjp_as_graph(fgraph, node):
+        theta, grad = node.inputs
+        inner = theta.type()
+        vjp = pt.grad(pt.sum(grad * node.op.box.static_graph(inner)), inner)
+        from pytensor.graph.replace import graph_replace
+
+        return [graph_replace(vjp, {inner: theta}, strict=False)]
+
+    optdb.register(
+        "gammaprob_following_box_graph",
+        dfs_rewriter(_forward_as_graph, _vjp_as_graph),
+        "jax",
+        position=99,
+    )
+
+
+_register_jax_rewrites()
