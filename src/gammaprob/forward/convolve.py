@@ -187,8 +187,13 @@ def _register_numba() -> None:
 _register_numba()
 
 
+_JAX_REGISTERED = []
+
+
 def _register_jax() -> None:
-    """Run the Op in JAX graphs with ``jax.numpy.fft`` (JAX is imported only when used)."""
+    """Run the Op in JAX graphs with ``jax.numpy.fft`` (registered on the first JAX compile)."""
+    if _JAX_REGISTERED:
+        return
     from pytensor.link.jax.dispatch import jax_funcify
 
     @jax_funcify.register(FFTConvolve)
@@ -212,8 +217,22 @@ def _register_jax() -> None:
 
         return full if op.mode == "full" else adjoint
 
+    _JAX_REGISTERED.append(True)
 
-try:  # the JAX backend of PyTensor needs jax installed only when it compiles
-    _register_jax()
-except ImportError:  # pragma: no cover - pytensor without its JAX dispatch module
-    pass
+
+def _register_jax_hook() -> None:
+    """Register the JAX form when a JAX graph is compiled (keeps jax out of plain imports)."""
+    from pytensor.compile import optdb
+    from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+
+    @node_rewriter([FFTConvolve])
+    def _register_on_jax_compile(fgraph, node):
+        _register_jax()
+        return None
+
+    optdb.register(
+        "gammaprob_fft_convolve_jax", dfs_rewriter(_register_on_jax_compile), "jax", position=100
+    )
+
+
+_register_jax_hook()

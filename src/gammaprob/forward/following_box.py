@@ -290,12 +290,16 @@ def _register_jax_rewrites() -> None:
     from pytensor.compile import optdb
     from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
 
+    from gammaprob.forward.convolve import _register_jax
+
     @node_rewriter([FollowingBoxConvolve])
     def _forward_as_graph(fgraph, node):
+        _register_jax()  # the static graph convolves with FFTConvolve
         return [node.op.box.static_graph(node.inputs[0])]
 
     @node_rewriter([FollowingBoxVJP])
     def _vjp_as_graph(fgraph, node):
+        _register_jax()
         theta, grad = node.inputs
         inner = theta.type()
         vjp = pt.grad(pt.sum(grad * node.op.box.static_graph(inner)), inner)
