@@ -1,5 +1,6 @@
 """DL3 -> DL4 reduction: makers that turn observations into datasets, and :func:`reduce`."""
 
+from .exclusion import bright_star_regions, make_exclusion_mask, read_star_catalog
 from .fov import FoVBackgroundMaker
 from .map import MapDatasetMaker
 from .reduce import ReductionResult, reduce, reduce_one
@@ -9,6 +10,7 @@ from .safe import SafeMaskMaker
 from .spectrum import SpectrumDatasetMaker
 from .stack import stack_map_datasets
 from .template import MapTemplate, SpectrumTemplate
+from .wobble import WobbleRegionsFinder
 
 __all__ = [
     "AdaptiveRingBackgroundMaker",
@@ -22,6 +24,10 @@ __all__ = [
     "SafeMaskMaker",
     "SpectrumDatasetMaker",
     "SpectrumTemplate",
+    "WobbleRegionsFinder",
+    "bright_star_regions",
+    "make_exclusion_mask",
+    "read_star_catalog",
     "reduce",
     "reduce_one",
     "stack_map_datasets",

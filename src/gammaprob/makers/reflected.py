@@ -42,6 +42,8 @@ class ReflectedRegionsFinder:
         Pixel size of the reference projection.
     """
 
+    rotates_points = False
+
     def __init__(
         self,
         angle_increment="0.1 rad",
@@ -156,8 +158,11 @@ class ReflectedRegionsBackgroundMaker:
 
     Parameters
     ----------
-    region_finder : ReflectedRegionsFinder, optional
-        Finder; by default one is made from ``**kwargs``.
+    region_finder : ReflectedRegionsFinder or WobbleRegionsFinder, optional
+        Finder; by default a :class:`ReflectedRegionsFinder` made from ``**kwargs``. With a
+        :class:`~gammaprob.makers.WobbleRegionsFinder` and a ``PointSkyRegion`` the point
+        itself is rotated and, as in gammapy, no OFF region is used if two ``RAD_MAX``
+        circles overlap in the dataset's energy range.
     exclusion_mask : Map, optional
         Boolean sky image, True where OFF regions may be placed.
     **kwargs
@@ -215,11 +220,28 @@ class ReflectedRegionsBackgroundMaker:
             if rad_max is None:
                 raise ValueError("a PointSkyRegion ON region needs RAD_MAX (point-like IRFs)")
             offset = region.center.separation(pointing)
-            cut = rad_max.evaluate(
-                energy=dataset.energy_axis.edges, offset=np.full(edges.size, offset.deg) * u.deg
-            )
-            search = CircleSkyRegion(region.center, cut.max())
-            regions, _ = self.region_finder.run(search, pointing, self.exclusion_mask)
+            if getattr(self.region_finder, "rotates_points", False):
+                from .wobble import rad_max_regions_overlap  # wobble imports this module
+
+                # gammapy's convention: rotate the point, then drop all OFF regions if any
+                # two RAD_MAX circles (ON included) overlap in the analysis energy range
+                regions, _ = self.region_finder.run(region, pointing, self.exclusion_mask)
+                if regions and rad_max_regions_overlap(
+                    [region, *regions], rad_max, offset, dataset.energy_axis
+                ):
+                    warnings.warn(
+                        f"{self.tag}: the RAD_MAX circles of the ON and OFF regions overlap for "
+                        f"dataset {dataset.name!r}; no OFF region used (choose fewer OFF regions)",
+                        stacklevel=3,
+                    )
+                    regions = []
+            else:
+                cut = rad_max.evaluate(
+                    energy=dataset.energy_axis.edges,
+                    offset=np.full(edges.size, offset.deg) * u.deg,
+                )
+                search = CircleSkyRegion(region.center, cut.max())
+                regions, _ = self.region_finder.run(search, pointing, self.exclusion_mask)
             inside = np.zeros(len(events), bool)
             for off in regions:
                 inside |= select_rad_max(events, rad_max, off.center, pointing)

@@ -63,7 +63,10 @@ def select_rad_max(events, rad_max, position, pointing) -> np.ndarray:
     """
     offset = position.separation(pointing).to_value(u.deg)
     energy = events.energy.to_value(u.TeV)
-    cut = rad_max.evaluate(energy=energy * u.TeV, offset=np.full_like(energy, offset) * u.deg)
+    # gammapy's convention (EventList.select_rad_max): the cut of the nearest bin in log energy
+    cut = rad_max.evaluate(
+        method="nearest", energy=energy * u.TeV, offset=np.full_like(energy, offset) * u.deg
+    )
     separation = events.radec.separation(position).to_value(u.deg)
     return separation <= cut.to_value(u.deg)
 
