@@ -111,6 +111,121 @@ def demo(
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command("run")
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (outputs.overwrite).")
+@click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+def run_command(config_file: str, overwrite: bool, progress: bool) -> None:
+    """Run the analysis of CONFIG_FILE (YAML) end to end.
+
+    Selects and reduces the observations (reusing a cached reduction whose inputs are
+    unchanged), reads the models, samples the posterior, estimates the products and writes
+    the result (netCDF), the products (FITS), the report and analysis.log to
+    outputs.directory.
+    """
+    from .analysis import Analysis, AnalysisError
+
+    config = _read_config(config_file)
+    if overwrite:
+        config.outputs.overwrite = True
+    analysis = Analysis(config, progress=progress)
+    click.echo(f"{config.name}: outputs in {analysis.output_dir}")
+    try:
+        written = analysis.run()
+    except (FileExistsError, AnalysisError, SamplerNotInstalledError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for block, info in analysis.reduction.items():
+        if "reused" in info:
+            state = "reused (inputs unchanged)" if info["reused"] else "reduced"
+            click.echo(f"  {block}: {state}")
+    click.echo("Time per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in analysis.timings.items()))
+    click.echo("Convergence: " + str(analysis.convergence))
+    for name, path in written.items():
+        click.echo(f"Wrote {name}: {path}")
+
+
+@main.command("config")
+@click.option(
+    "--template",
+    "name",
+    type=click.Choice(["1d", "3d", "multi"]),
+    default="1d",
+    show_default=True,
+    help="Which annotated template.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the template to this file (default: print it).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+def config_command(name: str, output: str | None, overwrite: bool) -> None:
+    """Print (or write) an annotated configuration template."""
+    from ..utils.io import atomic_path
+    from .templates import template
+
+    text = template(name)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with atomic_path(output, overwrite=overwrite) as tmp:
+            tmp.write_text(text)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {output}")
+
+
+@main.command("validate")
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
+def validate_command(config_file: str) -> None:
+    """Check CONFIG_FILE: every field, its allowed values, unknown keys."""
+    config = _read_config(config_file)
+    blocks = ", ".join(f"{d.name} ({d.type})" for d in config.datasets)
+    click.echo(f"{config_file} is valid: {config.name!r}; datasets: {blocks}")
+
+
+@main.command("report")
+@click.argument("result_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Report file, .html or .md (default: next to the result, report.html).",
+)
+@click.option(
+    "--ci-prob",
+    type=float,
+    default=0.68,
+    show_default=True,
+    help="Credible level of the intervals (stated in the report).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing report.")
+def report_command(result_file: str, output: str | None, ci_prob: float, overwrite: bool) -> None:
+    """Write the posterior report of a result (netCDF written by gammaprob)."""
+    from ..inference import load_result
+    from ..visualization import report
+
+    result = load_result(result_file)
+    path = Path(output) if output else Path(result_file).with_name("report.html")
+    try:
+        written = report(result, path, ci_prob=ci_prob, overwrite=overwrite)
+    except (FileExistsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {written}")
+
+
+def _read_config(path: str):
+    from .config import AnalysisConfig, ConfigError
+
+    try:
+        return AnalysisConfig.read(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _run_joint_crab(output_dir, sampler, draws, tune, chains, seed, overwrite, progress) -> None:
     from ..inference import check_convergence
     from .joint_crab import run_joint_crab
