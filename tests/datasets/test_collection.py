@@ -128,3 +128,28 @@ def test_models_cannot_be_attached():
     with pytest.raises(AttributeError, match="cannot delete"):
         del datasets._index
     assert datasets.names == ["a"]
+
+
+@pytest.mark.requires_data
+def test_read_with_filename_models(gammapy_data):
+    folder = "$GAMMAPY_DATA/fermi-3fhl-crab"
+    index = f"{folder}/Fermi-LAT-3FHL_datasets.yaml"
+    with pytest.raises(ValueError, match="does not invent priors"):
+        Datasets.read(index, filename_models=f"{folder}/Fermi-LAT-3FHL_models.yaml")
+    datasets, models = Datasets.read(
+        index, filename_models=f"{folder}/Fermi-LAT-3FHL_models.yaml", prior_policy="broad"
+    )
+    assert datasets.names == ["Fermi-LAT"]
+    assert models.names == ["Crab Nebula", "Fermi-LAT-bkg"]
+    assert models["Crab Nebula"].meta["prior_policy"] == "broad"
+    with pytest.raises(ValueError, match="prior_policy= applies to filename_models="):
+        Datasets.read(index, prior_policy="broad")
+
+
+@pytest.mark.requires_data
+def test_read_with_models_naming_an_unknown_dataset(gammapy_data, tmp_path):
+    text = (gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_models.yaml").read_text()
+    (tmp_path / "models.yaml").write_text(text.replace("- Fermi-LAT\n", "- Fermi-LT\n"))
+    index = gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_datasets.yaml"
+    with pytest.raises(ValueError, match="'Fermi-LT' \\(did you mean 'Fermi-LAT'\\?\\)"):
+        Datasets.read(index, filename_models=tmp_path / "models.yaml", prior_policy="broad")

@@ -151,16 +151,21 @@ def test_missing_file_and_invalid_yaml(tmp_path):
 
 @pytest.mark.requires_data
 def test_reads_gammapy_fermi_crab_file(gammapy_data):
-    models = Models.read(gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_models.yaml")
+    path = gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_models.yaml"
+    with pytest.raises(ValueError, match=r"no prior to 4 free parameter\(s\).*prior_policy"):
+        Models.read(path)
+    models = Models.read(path, prior_policy="broad")
     crab = models["Crab Nebula"]
     assert isinstance(crab.spectral, S.LogParabola)
     assert crab.spectral.alpha.value == 1.652368617859867
     assert crab.spectral.reference.value == pytest.approx(5.054833602905273e-05)
     assert crab.spectral.alpha.is_free and not crab.spectral.reference.is_free
     assert not crab.spatial.lon_0.is_free and crab.spatial.frame == "icrs"
-    # free amplitude outside the default prior: a wide LogUniform around the value
+    # the named policy: LogUniform(v / 100, 100 v), recorded in meta
     prior = crab.spectral.amplitude.prior
-    assert prior.lower == pytest.approx(0.018182745349064267e-4)
+    assert prior.lower == pytest.approx(0.018182745349064267e-2)
+    assert crab.meta["prior_policy"] == "broad"
+    assert crab.meta["priors"]["LogParabola.amplitude"] == repr(prior)
     bkg = models["Fermi-LAT-bkg"]
     assert bkg.spectral.norm.value == 1.3004625872247901 and bkg.spectral.norm.is_free
     text = models.to_yaml()
@@ -169,7 +174,8 @@ def test_reads_gammapy_fermi_crab_file(gammapy_data):
 
 @pytest.mark.requires_data
 def test_reads_gammapy_gc_example_with_links(gammapy_data):
-    models = Models.read(gammapy_data / "tests" / "models" / "gc_example_models.yaml")
+    path = gammapy_data / "tests" / "models" / "gc_example_models.yaml"
+    models = Models.read(path, prior_policy="broad")
     assert models.names == ["gc", "gll_iem_v06_cutout", "gc-bkg", "g09", "g09-bkg"]
     assert models["gc"].spectral.reference is models["g09"].spectral.reference
     assert models["gc"].spatial.frame == "galactic"
@@ -202,11 +208,12 @@ def test_reads_what_gammapy_writes(gammapy_models, rng):
     )
     gp_models["src"].spectral_model.index.min = 1.0
     gp_models["src"].spectral_model.index.max = 4.0
-    ours = Models.from_yaml(gp_models.to_yaml())
+    ours = Models.from_yaml(gp_models.to_yaml(), prior_policy="broad")
     for name in ("src", "psr"):
         expected = gp_models[name].spectral_model(energy).to_value(DNDE)
         np.testing.assert_allclose(ours[name].spectral(energy).value, expected, rtol=1e-12)
-    assert ours["src"].spectral.index.prior == Uniform(1.0, 4.0)
+    # gammapy's min/max are fit bounds, not priors: the named policy decides
+    assert ours["src"].spectral.index.prior == Normal(2.2, 1.0)
     assert ours["src"].spatial.sigma.value == pytest.approx(0.3)
     assert not ours["src"].spectral.alpha.is_free
 
@@ -219,7 +226,7 @@ def test_reads_gammapy_ebl_and_compound_yaml(gammapy_models):
         "dominguez", redshift=0.2
     )
     text = gp.Models([gp.SkyModel(absorbed, name="blazar")]).to_yaml()
-    ours = Models.from_yaml(text)["blazar"].spectral
+    ours = Models.from_yaml(text, prior_policy="broad")["blazar"].spectral
     assert isinstance(ours, S.CompoundSpectral) and isinstance(ours.model2, EBLAbsorption)
     assert ours.redshift.value == 0.2 and not ours.redshift.is_free
     energy = np.geomspace(0.1, 5, 12) * u.TeV

@@ -313,10 +313,12 @@ def test_priors_quantities_and_yaml_round_trip(tmp_path):
 
 @pytest.mark.requires_data
 def test_gammapy_model_files_load(gammapy_data):
-    crab = Models.read(gammapy_data / "fermi-3fhl-crab/Fermi-LAT-3FHL_models.yaml")[0]
+    crab = Models.read(
+        gammapy_data / "fermi-3fhl-crab/Fermi-LAT-3FHL_models.yaml", prior_policy="broad"
+    )[0]
     assert type(crab.spatial) is Point and crab.spatial.frame == "icrs"
     assert crab.spatial.values()["lon_0"] == pytest.approx(83.63310241699219)
-    gc = Models.read(gammapy_data / "tests/models/gc_example_models.yaml")
+    gc = Models.read(gammapy_data / "tests/models/gc_example_models.yaml", prior_policy="broad")
     assert gc[0].spatial.frame == "galactic" and gc[0].spatial.lon_0.is_free
     diffuse = gc[1].spatial
     assert diffuse.is_energy_dependent and not diffuse.normalize

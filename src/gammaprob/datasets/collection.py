@@ -148,8 +148,13 @@ class Datasets:
 
     # ---- I/O --------------------------------------------------------------------------------
     @classmethod
-    def read(cls, path: str | os.PathLike) -> Datasets:
-        """Read a datasets index YAML and every file it lists.
+    def read(
+        cls,
+        path: str | os.PathLike,
+        filename_models: str | os.PathLike | None = None,
+        prior_policy: str | None = None,
+    ):
+        """Read a datasets index YAML and every file it lists (and, optionally, a models file).
 
         Parameters
         ----------
@@ -157,12 +162,33 @@ class Datasets:
             YAML index (e.g. ``$GAMMAPY_DATA/hawc/DL4/HAWC_pass4_public_Crab.yaml``).
             ``$GAMMAPY_DATA``, other variables and ``~`` are expanded, here and in every
             ``filename`` of the index; relative file names are relative to the index's folder.
+        filename_models : str or path-like, optional
+            A models YAML (ours or gammapy's, as gammapy's ``Datasets.read(filename,
+            filename_models)``), read with :meth:`gammaprob.modeling.Models.read`. Every
+            dataset a model names in ``datasets_names`` must be in the index.
+        prior_policy : {None, "catalog-errors", "broad"}
+            Priors for free parameters of a gammapy models file that gives none (see
+            :mod:`gammaprob.modeling.prior_policy`); only with ``filename_models``.
 
         Returns
         -------
-        Datasets
-            The datasets, named as in the index.
+        Datasets or (Datasets, Models)
+            The datasets, named as in the index; with ``filename_models``, the pair
+            ``(datasets, models)`` (datasets hold no models: pass both to ``build_model``).
         """
+        if filename_models is None:
+            if prior_policy is not None:
+                raise ValueError("prior_policy= applies to filename_models=, which is not given")
+            return cls._read_index(path)
+        from gammaprob.modeling import Models
+
+        datasets = cls._read_index(path)
+        models = Models.read(filename_models, prior_policy=prior_policy)
+        _check_model_datasets(models, datasets, filename_models)
+        return datasets, models
+
+    @classmethod
+    def _read_index(cls, path: str | os.PathLike) -> Datasets:
         path = resolve_data_path(path)
         if not path.exists():
             raise FileNotFoundError(f"datasets index {str(path)!r} does not exist")
@@ -252,3 +278,19 @@ class Datasets:
         lines = [f"Datasets({len(self)} datasets)"]
         lines += [f"  {i}: {type(d).__name__} {d.name!r}" for i, d in enumerate(self._datasets)]
         return "\n".join(lines)
+
+
+def _check_model_datasets(models, datasets: Datasets, filename) -> None:
+    """Every ``datasets_names`` entry of the models must name a dataset of the index."""
+    import difflib
+
+    for model in models:
+        for name in getattr(model, "datasets_names", None) or []:
+            if name not in datasets.names:
+                close = difflib.get_close_matches(str(name), datasets.names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"models file {str(filename)!r}: model {model.name!r} names dataset "
+                    f"{name!r}{hint}, which is not in the datasets index; datasets: "
+                    f"{datasets.names}"
+                )

@@ -27,13 +27,16 @@ A user component (works in numpy, in pytensor graphs and in YAML)::
 from __future__ import annotations
 
 import copy as _copy
+import difflib
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .parameter import MISSING, Parameter, Parameters, ParameterSpec, build_parameter
-from .prior import prior_from_dict
+from .prior import Prior, prior_from_dict
+from .prior_policy import PolicyRecord
 
 __all__ = [
     "REGISTRY",
@@ -50,6 +53,15 @@ REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 
 # gammapy YAML keys we read but do not use (gammapy's fitting machinery)
 _GAMMAPY_IGNORED = {"error", "scale", "is_norm", "interp", "scale_method", "is_penalised"}
+
+#: Prior policy in force while a gammapy models file is read (set by ``Models.from_dict``).
+READ_POLICY: ContextVar[PolicyRecord | None] = ContextVar("gammaprob_read_policy", default=None)
+
+
+def did_you_mean(name: object, options) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``options`` to ``name``, else ``""``."""
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def register(name: str, *, kind: str, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
@@ -109,7 +121,9 @@ def get_component(name: str, kind: str | None = None) -> type:
             return REGISTRY[k][name]
     known = sorted({key for k in kinds for key in REGISTRY.get(k, {})})
     what = f"{kind} " if kind else ""
-    raise ValueError(f"unknown {what}model type {name!r}; known types: {known}")
+    raise ValueError(
+        f"unknown {what}model type {name!r}{did_you_mean(name, known)}; known types: {known}"
+    )
 
 
 def registered(kind: str | None = None) -> dict[str, type]:
@@ -287,7 +301,8 @@ class Component:
             name = entry.get("name")
             if name not in specs:
                 raise ValueError(
-                    f"{cls.tag}: unknown parameter {name!r}; parameters are {list(specs)}"
+                    f"{cls.tag}: unknown parameter {name!r}{did_you_mean(name, specs)}; "
+                    f"parameters are {list(specs)}"
                 )
             params[name] = parameter_from_dict(
                 entry, specs[name], links, where=cls.tag, dialect=dialect
@@ -342,19 +357,20 @@ def parameter_from_dict(
 ) -> Parameter:
     """Read one parameter entry (ours or gammapy's) into a :class:`Parameter`.
 
-    An entry with a ``prior`` block is free with that prior. Otherwise, in our dialect it is
-    fixed; in gammapy's it is free unless ``frozen`` (omitted ``frozen``: free when the spec
-    has a default prior), and a free gammapy parameter gets ``Uniform(min, max)`` when both
-    bounds are finite, else the spec's default prior -- or, when the value lies outside that
-    prior's support (e.g. a Fermi amplitude at 50 MeV), ``LogUniform(value/1e4, value*1e4)``
-    for positive parameters and ``Normal(value, max(|value|, 1))`` for the others.
+    An entry with a ``prior`` block (ours, or gammapy's ``GaussianPrior``, ``UniformPrior``,
+    ``LogUniformPrior``) is free with that prior. Otherwise, in our dialect it is fixed; in
+    gammapy's it is free unless ``frozen`` (omitted ``frozen``: free when the spec has a
+    default prior), and a free gammapy parameter gets its prior from the prior policy named
+    by the reader (:mod:`gammaprob.modeling.prior_policy`); with no policy it is reported as
+    missing a prior (``Models.from_dict`` then raises, listing every such parameter).
     """
     import astropy.units as u
 
     known = {"name", "value", "unit", "prior", "link", "frozen", "min", "max"} | _GAMMAPY_IGNORED
     extra = sorted(set(entry) - known)
     if extra:
-        raise ValueError(f"{where}: parameter {spec.name!r} has unknown keys {extra}")
+        hints = "".join(did_you_mean(e, known) for e in extra)
+        raise ValueError(f"{where}: parameter {spec.name!r} has unknown keys {extra}{hints}")
     label = entry.get("link")
     if label is not None and label in links:
         return links[label]
@@ -370,38 +386,70 @@ def parameter_from_dict(
     param = spec.make(quantity)
     prior_data = entry.get("prior")
     if isinstance(prior_data, Mapping):
-        param.set(prior_from_dict(prior_data))
+        param.set(_read_prior(prior_data, unit, f"{where}: parameter {spec.name!r}"))
         param.value = quantity
     elif dialect == "gammapy" and not entry.get("frozen", spec.prior is None):
-        lo, hi = (_float_or_nan(entry.get(key)) for key in ("min", "max"))
-        if np.isfinite(lo) and np.isfinite(hi):
-            from .prior import Uniform
-
-            param.set(Uniform(lo, hi, unit=unit))
-        elif spec.prior is not None:
-            param.set(_prior_around(spec, quantity.value))
-        else:
+        record = READ_POLICY.get()
+        if record is None:
             raise ValueError(
-                f"{where}: parameter {spec.name!r} is free (frozen: false) but has no prior, "
-                f"no finite min/max and no default prior; add a 'prior:' block"
+                f"{where}: parameter {spec.name!r} is free (frozen: false) in a gammapy file "
+                "that gives it no prior; read the file with Models.read(..., prior_policy=...) "
+                "or add a 'prior:' block"
             )
-        param.value = quantity
+        error = _float_or_nan(entry.get("error"))
+        if np.isfinite(error):
+            error = u.Quantity(error, unit).to_value(spec.unit)
+        prior = record.choose(where, param, error)
+        if prior is not None:
+            param.set(prior)
+            param.value = quantity
     if label is not None:
         links[label] = param
     return param
 
 
+#: gammapy prior types and (our prior, {our field: gammapy parameter}).
+_GAMMAPY_PRIORS = {
+    "GaussianPrior": ("Normal", {"mu": "mu", "sigma": "sigma"}),
+    "UniformPrior": ("Uniform", {"lower": "min", "upper": "max"}),
+    "LogUniformPrior": ("LogUniform", {"lower": "min", "upper": "max"}),
+}
+
+
+def _read_prior(data: Mapping[str, Any], unit, where: str) -> Prior:
+    """Our ``prior:`` block, or gammapy's (values with unit '' are in the parameter's unit)."""
+    import astropy.units as u
+
+    from .prior import PRIORS
+
+    kind = data.get("type")
+    if kind in PRIORS:
+        return prior_from_dict(data)
+    if kind not in _GAMMAPY_PRIORS:
+        options = [*PRIORS, *_GAMMAPY_PRIORS]
+        raise ValueError(
+            f"{where}: unknown prior type {kind!r}{did_you_mean(kind, options)}; known "
+            f"types: {sorted(options)}"
+        )
+    ours, fields = _GAMMAPY_PRIORS[kind]
+    weight = float(data.get("weight", 1))
+    if weight != 1:
+        raise ValueError(
+            f"{where}: gammapy prior {kind} has weight {weight}; only weight 1 (a proper "
+            "prior density) has a Bayesian meaning"
+        )
+    values = {}
+    for p in data.get("parameters", []):
+        p_unit = u.Unit(p.get("unit", "") or "")
+        q = u.Quantity(float(p["value"]), p_unit if p_unit != u.dimensionless_unscaled else unit)
+        values[p.get("name")] = q.to_value(unit)
+    missing = [g for g in fields.values() if g not in values]
+    if missing:
+        raise ValueError(f"{where}: gammapy prior {kind} lacks parameter(s) {missing}")
+    return prior_from_dict(
+        {"type": ours, "unit": unit.to_string(), **{k: values[g] for k, g in fields.items()}}
+    )
+
+
 def _float_or_nan(value: Any) -> float:
     return np.nan if value is None else float(value)
-
-
-def _prior_around(spec: ParameterSpec, value: float) -> Any:
-    """Return the spec's default prior if it covers ``value``, else a wide prior around it."""
-    from .prior import LogUniform, Normal
-
-    lo, hi = spec.prior.support()
-    if lo <= value <= hi:
-        return spec.prior
-    if spec.bounds[0] >= 0 and value > 0:
-        return LogUniform(value / 1e4, value * 1e4, unit=spec.unit)
-    return Normal(value, max(abs(value), 1.0), unit=spec.unit)

@@ -20,13 +20,16 @@ A parameter without ``prior`` is fixed. A parameter object shared by several com
 written at each place with the same ``link:`` label and read back as one object.
 
 Files written by gammapy (no ``format`` key) are read with gammapy's conventions: type names
-such as ``PowerLawSpectralModel``, ``frozen``, ``min``/``max`` (see
-:func:`~gammaprob.modeling.component.parameter_from_dict`); ``error`` and gammapy's fitting
-keys are ignored.
+such as ``PowerLawSpectralModel``, ``frozen`` (see
+:func:`~gammaprob.modeling.component.parameter_from_dict`); gammapy's fitting keys (``min``,
+``max``, ``scale``, ...) are ignored. Free gammapy parameters get priors only from the file
+(``prior:`` blocks, ours or gammapy's) or from a named ``prior_policy``
+(:mod:`~gammaprob.modeling.prior_policy`); without either, reading fails and lists them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,7 +38,9 @@ from typing import Any
 from gammaprob.utils.io import atomic_path
 from gammaprob.utils.paths import resolve_data_path
 
+from .component import READ_POLICY, did_you_mean
 from .parameter import Parameter, Parameters
+from .prior_policy import PolicyRecord, check_prior_policy
 from .skymodel import FoVBackgroundModel, SkyModel
 
 __all__ = ["FORMAT", "Models"]
@@ -47,6 +52,7 @@ _MODEL_TYPES = {"SkyModel": SkyModel, "FoVBackgroundModel": FoVBackgroundModel}
 _GAMMAPY_TOP_KEYS = {"components", "covariance", "metadata"}
 
 Model = SkyModel | FoVBackgroundModel
+log = logging.getLogger(__name__)
 
 
 class Models(Sequence):
@@ -74,6 +80,9 @@ class Models(Sequence):
         if dupes:
             raise ValueError(f"model names must be unique; duplicated: {dupes}")
         self._models = models
+        #: What a prior policy chose when the models were read from a gammapy file:
+        #: ``{"prior_policy", "priors": {model: {param: prior}}, "fixed": {model: [param]}}``.
+        self.prior_record: dict[str, Any] = {}
 
     # -- sequence / selection -----------------------------------------------------------------
     def __getitem__(self, key: int | str | slice) -> Any:
@@ -173,16 +182,35 @@ class Models(Sequence):
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Models:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        prior_policy: str | None = None,
+        k: float | None = None,
+    ) -> Models:
         """Create from our YAML dict or a gammapy models dict.
+
+        Parameters
+        ----------
+        data : mapping
+            The parsed YAML.
+        prior_policy : {None, "catalog-errors", "broad"}
+            Priors for free parameters of a gammapy file that carry no ``prior:`` block
+            (:mod:`~gammaprob.modeling.prior_policy`); None (default): such parameters are an
+            error. The chosen priors are logged (INFO) and recorded in each
+            ``SkyModel.meta`` (``prior_policy``, ``priors``, ``fixed``).
+        k : float, optional
+            Width factor of ``prior_policy="catalog-errors"`` (default 2).
 
         Raises
         ------
         ValueError
-            Unknown model/component type, unknown parameter name or key.
+            Unknown model/component type, unknown parameter name or key, free gammapy
+            parameters without a prior and no ``prior_policy``.
         astropy.units.UnitConversionError
             A parameter in a unit not convertible to the canonical one.
         """
+        k = check_prior_policy(prior_policy, k)
         if not isinstance(data, Mapping) or "components" not in data:
             raise ValueError("a models file must be a mapping with a 'components' list")
         fmt = data.get("format")
@@ -199,21 +227,42 @@ class Models(Sequence):
         else:
             raise ValueError(f"unknown models format {fmt!r}; expected {FORMAT!r}")
         if extra:
-            raise ValueError(f"unknown top-level keys in models file: {extra}")
+            hints = "".join(
+                did_you_mean(e, _GAMMAPY_TOP_KEYS | {"format", "version"}) for e in extra
+            )
+            raise ValueError(f"unknown top-level keys in models file: {extra}{hints}")
         links: dict[str, Parameter] = {}
         models = []
-        for i, entry in enumerate(data["components"] or []):
-            kind = entry.get("type", "SkyModel")
-            if kind not in _MODEL_TYPES:
-                raise ValueError(
-                    f"component {i} ({entry.get('name')!r}): unknown model type {kind!r}; "
-                    f"expected one of {sorted(_MODEL_TYPES)}"
-                )
-            try:
-                models.append(_MODEL_TYPES[kind].from_dict(entry, links, dialect))
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"component {i} ({entry.get('name')!r}): {exc}") from exc
-        return cls(models)
+        record = PolicyRecord(prior_policy, k)
+        token = READ_POLICY.set(record)
+        try:
+            for i, entry in enumerate(data["components"] or []):
+                kind = entry.get("type", "SkyModel")
+                if kind not in _MODEL_TYPES:
+                    raise ValueError(
+                        f"component {i} ({entry.get('name')!r}): unknown model type {kind!r}"
+                        f"{did_you_mean(kind, _MODEL_TYPES)}; expected one of "
+                        f"{sorted(_MODEL_TYPES)}"
+                    )
+                record.model = str(entry.get("name") or _background_name(entry))
+                try:
+                    models.append(_MODEL_TYPES[kind].from_dict(entry, links, dialect))
+                except (ValueError, TypeError) as exc:
+                    raise type(exc)(f"component {i} ({entry.get('name')!r}): {exc}") from exc
+        finally:
+            READ_POLICY.reset(token)
+        if record.missing:
+            raise ValueError(
+                f"the gammapy models file gives no prior to {len(record.missing)} free "
+                f"parameter(s): {record.missing}. gammaprob does not invent priors: add "
+                "'prior:' blocks to the file, or name a policy, e.g. "
+                "Models.read(path, prior_policy='broad') or prior_policy='catalog-errors' "
+                "(centred on the file's values; see docs/modeling.md)"
+            )
+        out = cls(models)
+        if dialect == "gammapy" and prior_policy is not None:
+            _record_policy(out, record)
+        return out
 
     def to_yaml(self) -> str:
         """Our YAML as a string (floats written with full precision)."""
@@ -222,20 +271,29 @@ class Models(Sequence):
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
 
     @classmethod
-    def from_yaml(cls, text: str) -> Models:
-        """Parse a YAML string (ours or gammapy's)."""
+    def from_yaml(
+        cls, text: str, prior_policy: str | None = None, k: float | None = None
+    ) -> Models:
+        """Parse a YAML string (ours or gammapy's); see :meth:`from_dict` for the policy."""
         import yaml
 
-        return cls.from_dict(yaml.safe_load(text))
+        return cls.from_dict(yaml.safe_load(text), prior_policy=prior_policy, k=k)
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> Models:
+    def read(
+        cls, path: str | os.PathLike, prior_policy: str | None = None, k: float | None = None
+    ) -> Models:
         """Read a models YAML file (ours or gammapy's; ``$GAMMAPY_DATA``, ``$VARS`` and ``~`` expanded).
 
         Parameters
         ----------
         path : str or path-like
             File name.
+        prior_policy : {None, "catalog-errors", "broad"}
+            Priors for free parameters of a gammapy file without ``prior:`` blocks (see
+            :meth:`from_dict`); None: such parameters are an error.
+        k : float, optional
+            Width factor of ``"catalog-errors"``.
         """
         import yaml
 
@@ -245,7 +303,7 @@ class Models(Sequence):
         except FileNotFoundError:
             raise FileNotFoundError(f"models file {str(path)!r} does not exist") from None
         try:
-            return cls.from_yaml(text)
+            return cls.from_yaml(text, prior_policy=prior_policy, k=k)
         except yaml.YAMLError as exc:
             raise ValueError(f"{str(path)!r} is not valid YAML: {exc}") from exc
         except (ValueError, TypeError) as exc:
@@ -271,6 +329,31 @@ class Models(Sequence):
             n_free = sum(p.is_free for p in m.parameters.values())
             lines.append(f"  {m.name:<24} {m.tag:<18} {n_free} free parameter(s)")
         return "\n".join(lines)
+
+
+def _background_name(entry: Mapping[str, Any]) -> str:
+    names = entry.get("datasets_names") or ["?"]
+    return f"{names[0]}-bkg"
+
+
+def _record_policy(models: Models, record: PolicyRecord) -> None:
+    """Record the policy and its priors in each SkyModel's meta; log a summary."""
+    for m in models:
+        priors = record.priors.get(m.name, {})
+        fixed = record.fixed.get(m.name, [])
+        if isinstance(m, SkyModel) and (priors or fixed):
+            m.meta["prior_policy"] = record.policy
+            if record.policy == "catalog-errors":
+                m.meta["prior_k"] = record.k
+            m.meta["priors"] = dict(priors)
+            m.meta["fixed"] = list(fixed)
+    n = sum(len(p) for p in record.priors.values())
+    log.info("prior_policy=%r: priors chosen for %d free parameter(s)", record.policy, n)
+    models.prior_record = {
+        "prior_policy": record.policy,
+        "priors": {m: dict(p) for m, p in record.priors.items()},
+        "fixed": {m: list(f) for m, f in record.fixed.items()},
+    }
 
 
 def _components(model: Model) -> list[Any]:
