@@ -20,7 +20,10 @@ from .hdu_index import HDU_TYPES, IRF_TYPES, HDUIndex
 from .obs_table import ObservationTable
 from .observation import Observation, Observations
 
-__all__ = ["DataStore", "MissingHDUWarning"]
+__all__ = ["HAWC_ESTIMATORS", "DataStore", "MissingHDUWarning"]
+
+#: Energy estimators of HAWC's public Pass 4 release (one index file each).
+HAWC_ESTIMATORS = ("NN", "GP")
 
 #: IRFs expected for each kind of observation.
 REQUIRED_IRF = {
@@ -75,6 +78,7 @@ class DataStore:
         path: str | os.PathLike,
         hdu_index: str | None = None,
         obs_index: str | None = None,
+        hdu_index_hdu: int | str = 1,
     ) -> DataStore:
         """Open a folder with ``hdu-index.fits[.gz]`` and ``obs-index.fits[.gz]``.
 
@@ -84,6 +88,8 @@ class DataStore:
             Data folder (``$GAMMAPY_DATA`` is expanded).
         hdu_index, obs_index : str, optional
             Index file names inside the folder, if not the standard ones.
+        hdu_index_hdu : int or str
+            Which table of the HDU index file (HAWC: one per fHit bin, see :meth:`from_hawc`).
         """
         folder = resolve_data_path(path)
         if not folder.is_dir():
@@ -97,17 +103,24 @@ class DataStore:
         obs_path = folder / obs_index if obs_index else _find(folder, "obs-index")
         if obs_index and not obs_path.is_file():
             raise DataNotFoundError(f"observation index {str(obs_path)!r} does not exist")
-        return cls.from_index_files(hdu_path, obs_path)
+        return cls.from_index_files(hdu_path, obs_path, hdu_index_hdu=hdu_index_hdu)
 
     @classmethod
     def from_index_files(
-        cls, hdu_index: str | os.PathLike, obs_index: str | os.PathLike | None = None
+        cls,
+        hdu_index: str | os.PathLike,
+        obs_index: str | os.PathLike | None = None,
+        hdu_index_hdu: int | str = 1,
     ) -> DataStore:
-        """Open a data store from its index files (the observation index is optional)."""
+        """Open a data store from its index files (the observation index is optional).
+
+        ``hdu_index_hdu`` picks the table of the HDU index file (default: the first).
+        """
         hdu_path = resolve_data_path(hdu_index)
         if not hdu_path.is_file():
             raise DataNotFoundError(f"HDU index {str(hdu_path)!r} does not exist")
-        index = HDUIndex.read(hdu_path)
+        _check_index_hdu(hdu_path, hdu_index_hdu)
+        index = HDUIndex.read(hdu_path, hdu=hdu_index_hdu)
         obs_table = None
         if obs_index is not None:
             obs_path = resolve_data_path(obs_index)
@@ -115,6 +128,50 @@ class DataStore:
                 raise DataNotFoundError(f"observation index {str(obs_path)!r} does not exist")
             obs_table = ObservationTable.read_index(obs_path)
         return cls(index, obs_table)
+
+    @classmethod
+    def from_hawc(
+        cls,
+        path: str | os.PathLike = "$GAMMAPY_DATA/hawc/crab_events_pass4",
+        fhit_bin: int = 5,
+        estimator: str = "NN",
+        source: str = "Crab",
+    ) -> DataStore:
+        """One fHit bin and energy estimator of HAWC's public DL3 release.
+
+        HAWC's release holds one observation whose events and IRFs (map IRFs: effective area
+        and background per transit, PSF per reconstructed energy, energy-dispersion kernels)
+        are split by fHit bin; its index files ``hdu-index-table-{estimator}-{source}``
+        hold one table per bin (HDU ``fhit_bin``). The two estimators share events: analyse
+        one of them, never both jointly.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Release folder.
+        fhit_bin : int
+            fHit bin (HDU of the index file; the public Crab data have files for bins 5-9).
+        estimator : {"NN", "GP"}
+            Energy estimator (neural network or ground parameter).
+        source : str
+            Source part of the index file names.
+
+        Returns
+        -------
+        DataStore
+            With the bin's HDU index; the observation loads with ``required_irf=
+            "full-enclosure"`` and its IRFs are :class:`~gammaprob.maps.Map` objects.
+        """
+        if estimator not in HAWC_ESTIMATORS:
+            raise ValueError(f"estimator must be one of {HAWC_ESTIMATORS}, got {estimator!r}")
+        if isinstance(fhit_bin, bool) or not isinstance(fhit_bin, int | np.integer):
+            raise TypeError(f"fhit_bin must be an int, got {fhit_bin!r}")
+        return cls.from_dir(
+            path,
+            hdu_index=f"hdu-index-table-{estimator}-{source}.fits.gz",
+            obs_index=f"obs-index-table-{estimator}-{source}.fits.gz",
+            hdu_index_hdu=int(fhit_bin),
+        )
 
     # ------------------------------------------------------------------ tables
     @property
@@ -295,6 +352,21 @@ class DataStore:
         return (
             f"DataStore({len(self._obs_table)} observations, {len(self._hdu_index)} HDUs, "
             f"base_dir={str(self._hdu_index.base_dir)!r})"
+        )
+
+
+def _check_index_hdu(path: Path, hdu: int | str) -> None:
+    """Raise naming the file and its tables when ``hdu`` is not a table of the index file."""
+    from astropy.io import fits
+
+    with fits.open(path) as hdulist:
+        tables = [i for i, h in enumerate(hdulist) if isinstance(h, fits.BinTableHDU)]
+        names = [hdulist[i].name for i in tables]
+        found = hdu.upper() in names if isinstance(hdu, str) else int(hdu) in tables
+    if not found:
+        raise DataNotFoundError(
+            f"HDU index {str(path)!r} has no table {hdu!r}; its tables are HDUs {tables}"
+            + (f" named {names}" if any(names) else "")
         )
 
 

@@ -13,7 +13,7 @@ from astropy.table import Table, vstack
 from astropy.time import Time
 
 from gammaprob.utils.errors import FormatError
-from gammaprob.utils.fits import read_column_unit
+from gammaprob.utils.fits import parse_unit, read_column_unit
 from gammaprob.utils.io import atomic_path
 
 from ._fits_cache import read_hdu
@@ -119,7 +119,7 @@ class EventList:
             )
         for name, unit in REQUIRED_COLUMNS.items():
             if unit is not None:
-                parsed = read_column_unit(hdu, name, path=path)
+                parsed = _column_unit(hdu, name, path)
                 if not parsed.is_equivalent(unit):
                     raise FormatError(
                         f"unit {parsed} is not convertible to {unit}",
@@ -389,3 +389,15 @@ def _local_wcs(region):
     wcs.wcs.cdelt = [-0.01, 0.01]
     wcs.wcs.crpix = [0.0, 0.0]
     return wcs
+
+
+def _column_unit(hdu: fits.BinTableHDU, name: str, path) -> u.UnitBase:
+    """Return the unit of the column named exactly ``name``.
+
+    FITS column look-up ignores case, and some files (HAWC's) hold both ``ra`` and ``RA``:
+    the exact name wins.
+    """
+    exact = [c for c in hdu.columns if c.name == name]
+    if exact:
+        return parse_unit(exact[0].unit, None, path, hdu.name, name)
+    return read_column_unit(hdu, name, path=path)

@@ -19,7 +19,7 @@ __all__ = ["HDU_TYPES", "HDUIndex", "HDULocation"]
 HDU_TYPES = ("events", "gti", "pointing", "aeff", "edisp", "psf", "bkg", "rad_max")
 IRF_TYPES = ("aeff", "edisp", "psf", "bkg", "rad_max")
 #: HDU classes of IRFs stored as maps (not GADF; gammapy writes them): read as Map.
-MAP_HDU_CLASSES = ("map", "psf_map", "edisp_map", "edisp_kernel_map")
+MAP_HDU_CLASSES = ("map", "psf_map", "psf_map_reco", "edisp_map", "edisp_kernel_map")
 _REQUIRED_COLUMNS = ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME")
 
 
@@ -134,12 +134,21 @@ class HDUIndex:
         self._class = np.char.lower(np.char.strip(np.asarray(table["HDU_CLASS"]).astype(str)))
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> HDUIndex:
-        """Read an HDU index FITS file (``hdu-index.fits[.gz]``)."""
+    def read(cls, path: str | os.PathLike, hdu: int | str = 1) -> HDUIndex:
+        """Read an HDU index FITS file (``hdu-index.fits[.gz]``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Index file.
+        hdu : int or str
+            Which table of the file (HAWC's index files hold one table per event type,
+            i.e. per fHit bin, in HDU 1, 2, ...).
+        """
         path = Path(path)
-        table = Table.read(read_hdu(path, 1)).copy(copy_data=True)
+        table = Table.read(read_hdu(path, hdu)).copy(copy_data=True)
         table = _filled(table, path)
-        return cls(table, base_dir=path.parent, path=path)
+        return cls(table, base_dir=path.parent, path=path if hdu == 1 else f"{path}[{hdu}]")
 
     @property
     def obs_ids(self) -> np.ndarray:
