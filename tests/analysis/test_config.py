@@ -129,6 +129,7 @@ ERRORS = [
     (None, f"{_D0}.background.method", "fov", "a spectrum takes one of reflected, wobble"),
     (_3D, f"{_D0}.background.method", "reflected", "a map takes one of ring, fov"),
     (_3D, f"{_D0}.background", {"method": "ring"}, "method 'ring' needs r_in and width"),
+    (None, f"{_D0}.background", {"method": "wobble"}, "method 'wobble' needs n_off_regions"),
     (
         None,
         f"{_D0}.type",

@@ -61,7 +61,7 @@ def _library_dirs() -> list[Path]:
 
 
 def library_models() -> dict[str, Path]:
-    """The entries of the ``models/`` library: ``{stem: path}``."""
+    """Return the entries of the ``models/`` library: ``{stem: path}``."""
     for folder in _library_dirs():
         if folder.is_dir():
             return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
@@ -124,7 +124,7 @@ class Analysis:
         return self.config.output_dir()
 
     def _path(self, name: str) -> Path:
-        """A file name of the config: ``$GAMMAPY_DATA`` expanded, relative to the config file."""
+        """Resolve a file name of the config (``$GAMMAPY_DATA`` expanded, relative to its file)."""
         from ..utils.paths import resolve_data_path
 
         path = resolve_data_path(name)
@@ -213,9 +213,7 @@ class Analysis:
                 self.observations[block.name] = store.get_observations(
                     required_irf=obs_cfg.required_irf
                 )
-                log.info(
-                    "%s: %d observations %s", block.name, len(store.obs_ids), store.obs_ids
-                )
+                log.info("%s: %d observations %s", block.name, len(store.obs_ids), store.obs_ids)
         return self.observations
 
     # ------------------------------------------------------------------ datasets
@@ -298,22 +296,21 @@ class Analysis:
             )
             exclusion = self._exclusion_mask(block, template.center)
             if background.method == "wobble":
-                finder_cls = getattr(mk, "WobbleRegionsFinder", None)
-                if finder_cls is None:
-                    raise AnalysisError(
-                        f"datasets[{block.name}].background.method: 'wobble' is not available "
-                        "yet in this version of gammaprob; use 'reflected'"
-                    )
-                kwargs = {}
-                if background.n_off_regions is not None:
-                    kwargs["n_off_regions"] = background.n_off_regions
+                finder = mk.WobbleRegionsFinder(n_off_regions=background.n_off_regions)
                 bkg = mk.ReflectedRegionsBackgroundMaker(
-                    region_finder=finder_cls(**kwargs), exclusion_mask=exclusion
+                    region_finder=finder, exclusion_mask=exclusion
                 )
             else:
                 bkg = mk.ReflectedRegionsBackgroundMaker(exclusion_mask=exclusion)
+            # the background IRF is needed only by the bkg-peak safe mask (the OFF counts
+            # come from the reflected / wobble regions); point-like IRFs often have none
+            selection = ["counts", "exposure", "edisp"]
+            if "bkg-peak" in block.safe_mask.methods:
+                selection.append("background")
             makers = [
-                mk.SpectrumDatasetMaker(containment_correction=block.containment_correction),
+                mk.SpectrumDatasetMaker(
+                    selection=selection, containment_correction=block.containment_correction
+                ),
                 bkg,
                 safe,
             ]

@@ -170,11 +170,10 @@ def config_command(name: str, output: str | None, overwrite: bool) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        with atomic_path(output, overwrite=overwrite) as tmp:
-            tmp.write_text(text)
-    except FileExistsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    if Path(output).exists() and not overwrite:
+        raise click.ClickException(f"{output} already exists; pass --overwrite to replace it")
+    with atomic_path(output, overwrite=overwrite) as tmp:
+        tmp.write_text(text)
     click.echo(f"Wrote {output}")
 
 

@@ -44,12 +44,14 @@ __all__ = [
     "DatasetConfig",
     "EnergyAxisConfig",
     "EnergyRangeConfig",
+    "FluxPointsDatasetConfig",
     "FluxPointsProductConfig",
     "LikelihoodConfig",
+    "MapDatasetConfig",
     "MapFileDatasetConfig",
     "ModelsConfig",
-    "ObservationsConfig",
     "OGIPDatasetConfig",
+    "ObservationsConfig",
     "OnRegionConfig",
     "OutputsConfig",
     "PriorsConfig",
@@ -57,8 +59,6 @@ __all__ = [
     "SafeMaskConfig",
     "SamplerConfig",
     "SpectrumDatasetConfig",
-    "FluxPointsDatasetConfig",
-    "MapDatasetConfig",
     "WcsGeomConfig",
     "format_validation_error",
 ]
@@ -159,7 +159,7 @@ class EnergyAxisConfig(EnergyRangeConfig):
         return np.geomspace(self.min, self.max, self.nbins + 1) * u.Unit(self.unit)
 
     def to_axis(self, name: str = "energy"):
-        """The :class:`gammaprob.maps.MapAxis` of these edges, named ``name``."""
+        """Return the :class:`gammaprob.maps.MapAxis` of these edges, named ``name``."""
         from ..maps import MapAxis
 
         return MapAxis.from_energy_bounds(self.min, self.max, self.nbins, unit=self.unit, name=name)
@@ -174,7 +174,7 @@ class ConeConfig(_Block):
     radius: float = Field(gt=0, description=_doc("Radius", "deg"))
 
     def center(self):
-        """The centre as a SkyCoord."""
+        """Return the centre as a SkyCoord."""
         from astropy.coordinates import SkyCoord
 
         return SkyCoord(self.lon, self.lat, unit="deg", frame=self.frame)
@@ -197,7 +197,7 @@ class OnRegionConfig(_Block):
     )
 
     def region(self):
-        """The region: a CircleSkyRegion, or a PointSkyRegion without radius."""
+        """Return the region: a CircleSkyRegion, or a PointSkyRegion without radius."""
         import astropy.units as u
         from astropy.coordinates import SkyCoord
         from regions import CircleSkyRegion, PointSkyRegion
@@ -260,13 +260,17 @@ class BackgroundConfig(_Block):
         "scale", description="FoV background normalisation (fov; default scale)"
     )
     n_off_regions: int | None = Field(
-        None, gt=0, description="Number of OFF regions (wobble; default: the finder's)"
+        None,
+        gt=0,
+        description="Number of OFF regions on the wobble circle (wobble, required there)",
     )
 
     @model_validator(mode="after")
     def _ring(self) -> BackgroundConfig:
         if self.method == "ring" and (self.r_in is None or self.width is None):
             raise ValueError("method 'ring' needs r_in and width (deg)")
+        if self.method == "wobble" and self.n_off_regions is None:
+            raise ValueError("method 'wobble' needs n_off_regions (e.g. 1 or 3)")
         return self
 
 
@@ -615,11 +619,11 @@ class AnalysisConfig(_Block):
         return config
 
     def to_dict(self) -> dict[str, Any]:
-        """The configuration as plain Python values (every default written out)."""
+        """Return the configuration as plain Python values (every default written out)."""
         return self.model_dump(mode="json")
 
     def to_yaml(self) -> str:
-        """The configuration as YAML."""
+        """Return the configuration as YAML."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def write(self, path: str | os.PathLike, overwrite: bool = False) -> None:
@@ -635,7 +639,7 @@ class AnalysisConfig(_Block):
         return self._path
 
     def output_dir(self) -> Path:
-        """The output folder: relative names are relative to the config file's folder."""
+        """Return the output folder (a relative name is relative to the config file's folder)."""
         out = Path(os.path.expandvars(self.outputs.directory)).expanduser()
         if not out.is_absolute() and self.path is not None:
             out = self.path.parent / out

@@ -61,7 +61,7 @@ datasets:
     energy_axis_true: {min: 0.3, max: 60, nbins: 30, unit: TeV}   # true energy (wider)
     containment_correction: true   # PSF containment in the ON circle (default false)
     background:
-      method: reflected        # reflected (default) | wobble
+      method: reflected        # reflected (default) | wobble (then n_off_regions)
     safe_mask:
       methods: [aeff-max, edisp-bias, bkg-peak]   # default [aeff-default]
       aeff_percent: 10         # [percent] (default 10)
@@ -143,6 +143,7 @@ datasets:
     on_region: {lon: 83.633, lat: 22.014, radius: null}
     energy_axis: {min: 0.08, max: 20, nbins: 20}
     energy_axis_true: {min: 0.05, max: 30, nbins: 40}
+    background: {method: wobble, n_off_regions: 1}   # OFF at the opposite wobble position
     safe_mask: {methods: [aeff-default]}
   - name: veritas              # DL4: OGIP spectra; fit range [min, max]
     type: ogip

@@ -1,0 +1,161 @@
+"""Analysis: models from the library, prior overrides, systematics, cached reductions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from gammaprob.analysis.analysis import Analysis, AnalysisError, library_models
+from gammaprob.analysis.config import AnalysisConfig
+from gammaprob.analysis.templates import template
+from gammaprob.modeling import Normal
+
+
+def _config(tmp_path, **changes) -> AnalysisConfig:
+    data = yaml.safe_load(template("1d"))
+    data["datasets"][0]["observations"]["obs_ids"] = [23523, 23526]
+    data["outputs"]["directory"] = str(tmp_path / "out")
+    for key, value in changes.items():
+        data[key] = value
+    return AnalysisConfig.from_dict(data)
+
+
+def test_library_lists_the_models_folder():
+    library = library_models()
+    assert {"crab_logparabola", "blazar_ebl_powerlaw"} <= set(library)
+    assert all(path.is_file() for path in library.values())
+
+
+def test_models_from_library_with_overrides(tmp_path):
+    overrides = {"crab::beta": 0.0, "crab::alpha": {"type": "Normal", "mu": 2.6, "sigma": 0.3}}
+    config = _config(tmp_path, priors={"overrides": overrides})
+    models = Analysis(config, progress=False).get_models()
+    params = models.parameters
+    assert not params["crab::beta"].is_free and params["crab::beta"].value == 0.0
+    assert params["crab::alpha"].prior == Normal(2.6, 0.3)
+    assert params["crab::amplitude"].is_free  # untouched: the library's prior
+    assert (tmp_path / "out" / "analysis.log").read_text().count("prior override") == 2
+
+
+def test_unknown_library_entry_and_parameter_are_named(tmp_path):
+    config = _config(tmp_path, models={"library": "crab_logparabol"})
+    with pytest.raises(AnalysisError, match=r"models.library: no entry 'crab_logparabol' \(did"):
+        Analysis(config, progress=False).get_models()
+    config = _config(tmp_path, priors={"overrides": {"crab::alfa": 2.0}})
+    with pytest.raises(
+        AnalysisError,
+        match=r"priors.overrides: no parameter 'crab::alfa' \(did you mean 'crab::alpha'",
+    ):
+        Analysis(config, progress=False).get_models()
+
+
+def test_models_from_a_file_relative_to_the_config(tmp_path):
+    (tmp_path / "m.yaml").write_text(library_models()["crab_logparabola"].read_text())
+    data = yaml.safe_load(template("1d"))
+    data["models"] = {"file": "m.yaml"}
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(data))
+    models = Analysis(path, progress=False).get_models()
+    assert models.names == ["crab"]
+    assert (tmp_path / "gammaprob-analysis" / "analysis.log").is_file()
+
+
+def test_missing_datastore_names_the_field(tmp_path):
+    data = yaml.safe_load(template("1d"))
+    data["datasets"][0]["observations"]["datastore"] = str(tmp_path / "nowhere")
+    data["outputs"]["directory"] = str(tmp_path / "out")
+    analysis = Analysis(AnalysisConfig.from_dict(data), progress=False)
+    with pytest.raises(AnalysisError, match=r"datasets\[hess\].observations.datastore: no folder"):
+        analysis.get_observations()
+    assert "step observations failed" in (tmp_path / "out" / "analysis.log").read_text()
+
+
+def test_existing_outputs_are_refused_before_any_work(tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "result.nc").write_text("x")
+    analysis = Analysis(config, progress=False)
+    with pytest.raises(FileExistsError, match=r"outputs\.overwrite"):
+        analysis.run()
+    assert analysis.timings == {}
+
+
+@pytest.mark.requires_data
+def test_reduction_is_reused_after_a_prior_change(tmp_path):
+    first = Analysis(_config(tmp_path), progress=False)
+    (fresh,) = first.get_datasets()
+    assert first.reduction["hess"]["reused"] is False
+    key = first.reduction["hess"]["key"]
+    assert key.startswith("sha256:")
+    cache = json.loads((tmp_path / "out" / "datasets" / "hess" / "reduction.json").read_text())
+    assert cache["key"] == key
+
+    # a prior change: same inputs, same settings -> the reduction is read back
+    changed = _config(tmp_path, priors={"overrides": {"crab::alpha": 2.5}})
+    second = Analysis(changed, progress=False)
+    (reused,) = second.get_datasets()
+    assert second.reduction["hess"] == {"key": key, "reused": True}
+    for name in ("counts", "counts_off", "alpha", "mask_safe", "exposure", "edisp"):
+        np.testing.assert_array_equal(getattr(reused, name), getattr(fresh, name), err_msg=name)
+    assert "reduction reused" in (tmp_path / "out" / "analysis.log").read_text()
+
+    # a reduction setting changes -> reduced again, with a new key
+    data = yaml.safe_load(changed.to_yaml())
+    data["datasets"][0]["energy_axis"]["nbins"] = 10
+    third = Analysis(AnalysisConfig.from_dict(data), progress=False)
+    (again,) = third.get_datasets()
+    assert third.reduction["hess"]["reused"] is False
+    assert third.reduction["hess"]["key"] != key
+    assert again.energy_axis.nbin == 10
+
+    # a different observation -> a new key
+    data["datasets"][0]["observations"]["obs_ids"] = [23523]
+    fourth = Analysis(AnalysisConfig.from_dict(data), progress=False)
+    fourth.get_observations()
+    assert fourth._reduction_key(fourth.config.datasets[0]) != third.reduction["hess"]["key"]
+
+
+@pytest.mark.requires_data
+def test_ogip_blocks_with_energy_scale_systematics(tmp_path):
+    data = {
+        "datasets": [
+            {
+                "name": "hess",
+                "type": "ogip",
+                "files": ["$GAMMAPY_DATA/joint-crab/spectra/hess/pha_obs23523.fits"],
+                "energy_range": {"min": 0.66, "max": 30},
+            },
+            {
+                "name": "veritas",
+                "type": "ogip",
+                "files": [
+                    "$GAMMAPY_DATA/joint-crab/spectra/veritas/pha_obs54809.fits",
+                    "$GAMMAPY_DATA/joint-crab/spectra/veritas/pha_obs57993.fits",
+                ],
+            },
+        ],
+        "models": {"library": "crab_logparabola"},
+        "priors": {"systematics": {"veritas": {"energy_scale": 0.1}}},
+        "outputs": {"directory": str(tmp_path)},
+    }
+    analysis = Analysis(AnalysisConfig.from_dict(data), progress=False)
+    datasets = analysis.get_datasets()
+    assert [ds.name for ds in datasets] == ["hess", "veritas-0", "veritas-1"]
+    edges = datasets[0].energy_axis.edges.to_value("TeV")
+    fit = datasets[0].mask_fit
+    assert edges[:-1][fit].min() >= 0.66 * (1 - 1e-6) and edges[1:][fit].max() <= 30 * (1 + 1e-6)
+    assert datasets[1].mask_fit is None
+    models = analysis.get_models()
+    assert models.names == ["crab", "crab-veritas"]
+    assert models["crab"].datasets_names == ["hess"]
+    assert models["crab-veritas"].datasets_names == ["veritas-0", "veritas-1"]
+    params = models.parameters
+    # the physical parameters are shared (one random variable), the bias is the block's own
+    assert params["crab-veritas::alpha"] is params["crab::alpha"]
+    assert params["crab-veritas::z"].prior.to_dict()["sigma"] == pytest.approx(0.1)
+    assert set(analysis.reduction["veritas"]["files"]) == {
+        str(analysis._path(f)) for f in data["datasets"][1]["files"]
+    }
