@@ -70,7 +70,7 @@ from gammaprob.forward.checks import SourceRegion
 from gammaprob.forward.extended import ExtendedSource, size_quantiles
 from gammaprob.forward.integration import DEFAULT_NODES, integrate_component
 from gammaprob.forward.kernel_mode import KernelSource, gather_index, kernel_irfs
-from gammaprob.forward.map_response import MapResponse, haversine
+from gammaprob.forward.map_response import MapResponse, haversine, to_frame
 from gammaprob.forward.psf import PointFold, factor_product, low_rank, psf_grid
 
 __all__ = ["MapFold", "npred_map"]
@@ -99,19 +99,29 @@ def _check_source(model, response: MapResponse):
             f"evaluation_radius(); got {type(spatial).__name__}"
         )
     frame = getattr(spatial, "frame", response.frame)
-    if frame != response.frame:
+    if frame != response.frame and not _is_point(spatial):
         raise ValueError(
             f"source {model.name!r} is in frame {frame!r} but dataset {response.name!r} uses "
-            f"{response.frame!r}"
+            f"{response.frame!r}: point sources are converted (exactly, free positions "
+            "included), extended ones not yet; define this model in the dataset's frame"
         )
     return spatial
+
+
+def _point_position(pos: Mapping, spatial, response: MapResponse):
+    """Return a point source's ``(lon_0, lat_0)`` in the dataset's frame (numbers or tensors)."""
+    frame = getattr(spatial, "frame", response.frame)
+    return to_frame(pos["lon_0"], pos["lat_0"], frame, response.frame)
 
 
 def _centre(model, spatial, response: MapResponse, positions, position_margin):
     if model.name in positions:
         lon_0, lat_0, *rest = positions[model.name]
         margin = rest[0] if rest and rest[0] is not None else position_margin
-        return (lon_0, lat_0), margin
+        lon_0, lat_0 = to_frame(
+            lon_0, lat_0, getattr(spatial, "frame", response.frame), response.frame
+        )
+        return (float(lon_0), float(lat_0)), margin
     parameters = getattr(spatial, "parameters", {})
     if "lon_0" in parameters or _is_point(spatial):
         raise KeyError(f"no position given for the cutout of source {model.name!r}")
@@ -279,6 +289,11 @@ class MapFold:
             spatial = _check_source(model, response)
             centre, margin = _centre(model, spatial, response, positions, position_margin)
             if irfs is not None:
+                if getattr(spatial, "frame", response.frame) != response.frame:
+                    raise ValueError(
+                        f"source {model.name!r}: psf_mode='kernel' needs the model in the "
+                        f"dataset's frame {response.frame!r}"
+                    )
                 kernel_sources.append(KernelSource.build(response, irfs, model, centre))
                 near[kernel_sources[-1].pixels] = True
                 continue
@@ -416,10 +431,11 @@ class MapFold:
         for model in self.sources:  # low-rank PSF x exposure, see PointFold
             flux = self._flux(model, params, n_nodes)
             pos = component_params(model, "spatial", params, n_positional=2)
+            lon_0, lat_0 = _point_position(pos, spatial_component(model), r)
             if self.point_fold.fused:
-                reco_terms.append(self.point_fold.counts(flux, pos["lon_0"], pos["lat_0"]))
+                reco_terms.append(self.point_fold.counts(flux, lon_0, lat_0))
             else:
-                point_terms.append(self.point_fold.density(flux, pos["lon_0"], pos["lat_0"]))
+                point_terms.append(self.point_fold.density(flux, lon_0, lat_0))
         for source, index in zip(self.extended, self.gathers, strict=True):
             flux = self._flux(source.model, params, n_nodes)
             if source.follows and not reco_psf:
@@ -567,7 +583,7 @@ def npred_map(
         pos = component_params(model, "spatial", values, n_positional=2)
         if _is_point(spatial):
             lon_sub, lat_sub = r.subpixel_nodes(oversampling)
-            h = haversine(lon_sub, lat_sub, pos["lon_0"], pos["lat_0"])
+            h = haversine(lon_sub, lat_sub, *_point_position(pos, spatial, r))
             fraction[:] = (
                 np.stack([np.interp(h, r.psf_haversine, row).mean(axis=-1) for row in r.psf_values])
                 * r.solid_angle

@@ -33,6 +33,42 @@ def haversine(lon, lat, lon_0, lat_0):
     return s_lat * s_lat + xp.cos(d2r * lat) * xp.cos(d2r * lat_0) * s_lon * s_lon
 
 
+def frame_rotation(frame_from: str, frame_to: str) -> np.ndarray:
+    """Rotation matrix taking unit vectors in ``frame_from`` to ``frame_to`` (astropy's)."""
+    from astropy.coordinates import CartesianRepresentation, SkyCoord
+
+    basis = SkyCoord(
+        CartesianRepresentation(np.eye(3).T, unit=""),
+        frame=frame_from,
+        representation_type="cartesian",
+    )
+    return np.asarray(basis.transform_to(frame_to).cartesian.xyz.value)
+
+
+def to_frame(lon, lat, frame_from: str, frame_to: str):
+    """Convert positions (deg; numpy or tensors) between sky frames by a fixed rotation.
+
+    Exact for ICRS and Galactic (a rotation); differentiable, so free positions sampled in
+    the model's frame enter a dataset in another frame without approximation.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in deg in ``frame_to`` (``lon`` in ``(-180, 180]``).
+    """
+    from gammaprob.utils.xp import namespace
+
+    if frame_from == frame_to:
+        return lon, lat
+    xp = namespace(lon, lat)
+    rot = frame_rotation(frame_from, frame_to)
+    d2r = np.pi / 180.0
+    cos_lat = xp.cos(d2r * lat)
+    v = (cos_lat * xp.cos(d2r * lon), cos_lat * xp.sin(d2r * lon), xp.sin(d2r * lat))
+    x, y, z = (rot[i, 0] * v[0] + rot[i, 1] * v[1] + rot[i, 2] * v[2] for i in range(3))
+    return xp.arctan2(y, x) / d2r, xp.arctan2(z, xp.sqrt(x * x + y * y)) / d2r
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class MapResponse:
     """The constant response of one 3D map dataset.
