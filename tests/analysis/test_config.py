@@ -288,3 +288,12 @@ def test_energy_axis_helpers():
     assert axis.to_tev() == pytest.approx((0.1, 1.0))
     assert axis.edges().to_value("TeV") == pytest.approx([0.1, 0.1 * 10**0.5, 1.0])
     assert axis.to_axis("energy_true").name == "energy_true"
+
+
+def test_docs_hold_the_current_reference():
+    from pathlib import Path
+
+    docs = Path(__file__).parents[2] / "docs" / "analysis.md"
+    assert cfg.reference_markdown() in docs.read_text(), (
+        "docs/analysis.md is out of date: paste gammaprob.analysis.config.reference_markdown()"
+    )

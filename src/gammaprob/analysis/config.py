@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -61,6 +62,7 @@ __all__ = [
     "SpectrumDatasetConfig",
     "WcsGeomConfig",
     "format_validation_error",
+    "reference_markdown",
 ]
 
 #: ``type`` values of a dataset block.
@@ -702,4 +704,66 @@ def format_validation_error(exc: ValidationError) -> str:
         else:
             message = f"{error['msg'][0].lower()}{error['msg'][1:]} (got {got!r})"
         lines.append(f"{where}: {message}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ reference (docs)
+#: Blocks of the reference, in order: (title, class).
+_REFERENCE_BLOCKS = (
+    ("top level", AnalysisConfig),
+    ("datasets[]: type spectrum (DL3 -> 1D)", SpectrumDatasetConfig),
+    ("datasets[]: type map (DL3 -> 3D)", MapDatasetConfig),
+    ("datasets[]: type ogip (DL4)", OGIPDatasetConfig),
+    ("datasets[]: type map-file (DL4)", MapFileDatasetConfig),
+    ("datasets[]: type flux-points (DL5)", FluxPointsDatasetConfig),
+    ("observations", ObservationsConfig),
+    ("on_region", OnRegionConfig),
+    ("geom", WcsGeomConfig),
+    ("energy axes (energy_axis, energy_axis_true, energy_edges)", EnergyAxisConfig),
+    ("energy_range", EnergyRangeConfig),
+    ("cone, exclusion_regions[]", ConeConfig),
+    ("time_range", TimeRangeConfig),
+    ("background", BackgroundConfig),
+    ("safe_mask", SafeMaskConfig),
+    ("models", ModelsConfig),
+    ("models.catalog", CatalogModelsConfig),
+    ("priors", PriorsConfig),
+    ("priors.systematics.<block>", SystematicsConfig),
+    ("likelihood", LikelihoodConfig),
+    ("sampler", SamplerConfig),
+    ("products", ProductsConfig),
+    ("products.flux_points", FluxPointsProductConfig),
+    ("outputs", OutputsConfig),
+)
+
+
+def _default_text(field) -> str:
+    from pydantic_core import PydanticUndefined
+
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        value = field.default_factory()
+        if isinstance(value, BaseModel):
+            return "see its block"
+        return f"`{json.dumps(value)}`"
+    if field.default is PydanticUndefined:  # pragma: no cover - required handled above
+        return "required"
+    return f"`{json.dumps(field.default)}`"
+
+
+def reference_markdown() -> str:
+    """Return the configuration reference as Markdown tables (one per block).
+
+    The tables are generated from the field descriptions, so ``docs/analysis.md``, which
+    includes them, cannot drift from the code (a test compares them).
+    """
+    lines: list[str] = []
+    for title, model in _REFERENCE_BLOCKS:
+        lines += [f"#### {title}", "", model.__doc__.strip().splitlines()[0], ""]
+        lines += ["| key | default | meaning [unit] |", "|---|---|---|"]
+        for name, field in model.model_fields.items():
+            text = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{name}` | {_default_text(field)} | {text} |")
+        lines.append("")
     return "\n".join(lines)
