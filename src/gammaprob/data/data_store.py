@@ -119,7 +119,8 @@ class DataStore:
         hdu_path = resolve_data_path(hdu_index)
         if not hdu_path.is_file():
             raise DataNotFoundError(f"HDU index {str(hdu_path)!r} does not exist")
-        _check_index_hdu(hdu_path, hdu_index_hdu)
+        if hdu_index_hdu != 1:
+            _check_index_hdu(hdu_path, hdu_index_hdu)
         index = HDUIndex.read(hdu_path, hdu=hdu_index_hdu)
         obs_table = None
         if obs_index is not None:
