@@ -287,7 +287,8 @@ class CatalogSource:
         energy_bounds : Quantity, optional
             ``[e_min, e_max]`` (default: the catalog's energy range).
         sed_type : {"dnde", "e2dnde"}
-            ``dnde`` in cm-2 s-1 TeV-1 or ``e2dnde`` in erg cm-2 s-1.
+            ``dnde`` in TeV-1 cm-2 s-1 or ``e2dnde`` in TeV cm-2 s-1 (the units of
+            :mod:`gammaprob.visualization.units`, shared with the flux points).
         flux_points : bool
             Also draw the catalog's flux points (via
             :func:`gammaprob.visualization.products.plot_flux_points`).
@@ -302,26 +303,22 @@ class CatalogSource:
         """
         import matplotlib.pyplot as plt
 
+        from gammaprob.visualization.products import plot_flux_points
+        from gammaprob.visualization.spectra import plot_spectral_model
+
         if sed_type not in ("dnde", "e2dnde"):
             raise ValueError(f"sed_type must be 'dnde' or 'e2dnde', got {sed_type!r}")
         bounds = self.energy_range if energy_bounds is None else energy_bounds
-        bounds = u.Quantity(bounds).to(u.TeV)
-        energy = np.geomspace(bounds[0].value, bounds[-1].value, n_points) * u.TeV
-        dnde = self.spectral_model()(energy).to("cm-2 s-1 TeV-1")
-        y = dnde if sed_type == "dnde" else (energy**2 * dnde).to("erg cm-2 s-1")
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         kwargs.setdefault("label", self.name)
-        ax.plot(energy.value, y.value, **kwargs)
+        # one unit convention for the curve and the points (gammaprob.visualization.units)
+        plot_spectral_model(
+            self.spectral_model(), bounds, sed_type=sed_type, n_points=n_points, ax=ax, **kwargs
+        )
         points = self.flux_points if flux_points else None
         if points is not None:
-            from gammaprob.visualization.products import plot_flux_points
-
             plot_flux_points(points, sed_type=sed_type, ax=ax, label=f"{self.name} flux points")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("Energy [TeV]")
-        ax.set_ylabel(f"{sed_type} [{y.unit.to_string()}]")
         return ax
 
     @property

@@ -278,6 +278,12 @@ class FluxPoints:
         integral = np.log(hi / lo) if power == 0 else (hi**power - lo**power) / power
         return e_ref**-reference_index / integral
 
+    def plot(self, sed_type: str = "e2dnde", ax=None, **kwargs):
+        """Plot the points (see :func:`gammaprob.visualization.products.plot_flux_points`)."""
+        from gammaprob.visualization.products import plot_flux_points
+
+        return plot_flux_points(self, sed_type=sed_type, ax=ax, **kwargs)
+
     def to_sed_type(self, sed_type: str, reference_index: float = 2.0) -> FluxPoints:
         """Convert the values, errors and upper limits to another SED type.
 

@@ -510,6 +510,12 @@ class Map:
         write_map(self, path, overwrite=overwrite, hdu=hdu)
 
     # ---- display ------------------------------------------------------------------------------
+    def plot(self, ax=None, **kwargs):
+        """Plot the map (see :func:`gammaprob.visualization.maps.plot_map`); matplotlib axes."""
+        from gammaprob.visualization.maps import plot_map
+
+        return plot_map(self, ax=ax, **kwargs)
+
     def __repr__(self) -> str:
         finite = (
             np.isfinite(self._data)

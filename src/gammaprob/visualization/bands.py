@@ -29,31 +29,54 @@ def quantile_band(samples: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.n
 
 
 def plot_spectrum_band(
-    energy,
-    dnde_samples,
+    result,
+    model,
     *,
     ci_prob: float,
-    energy_power: float = 2.0,
+    energy_bounds=None,
+    source: str | None = None,
+    sed_type: str = "e2dnde",
+    unit=None,
+    n_points: int = 100,
+    max_draws: int = 1000,
     ax=None,
     label: str | None = None,
     color: str | None = None,
 ):
-    """Plot the median spectrum and its credible band, scaled by ``E**energy_power``.
+    """Plot the posterior median spectrum of any source and its credible band.
+
+    Two call forms:
+
+    - ``plot_spectrum_band(result, model, energy_bounds=..., ci_prob=...)``: the posterior of
+      the source ``model`` (a ``SkyModel``, or a spectral model with ``source=``) in ``result``
+      (see :func:`~gammaprob.visualization.spectrum_draws`);
+    - ``plot_spectrum_band(energy, dnde_samples, ci_prob=...)``: precomputed draws.
+
+    Units follow :mod:`gammaprob.visualization.units` (energy in TeV, dN/dE in
+    TeV-1 cm-2 s-1, E^2 dN/dE in TeV cm-2 s-1), the same as flux points and model curves.
 
     Parameters
     ----------
-    energy : astropy.units.Quantity
-        Energies, shape (n,).
-    dnde_samples : astropy.units.Quantity
-        Differential flux draws, shape (n_draws, n).
+    result : xarray.DataTree or astropy.units.Quantity
+        Sampling result, or energies of shape (n,) for precomputed draws.
+    model : SkyModel, SpectralModel or astropy.units.Quantity
+        The source, or dN/dE draws of shape (n_draws, n).
     ci_prob : float
         Credible level of the band (stated in the legend).
-    energy_power : float
-        Plot ``E**energy_power * dN/dE`` (2 gives an SED).
+    energy_bounds : astropy.units.Quantity, optional
+        ``[e_min, e_max]`` of the curve (required with a result).
+    source : str, optional
+        Source name when ``model`` is a spectral component.
+    sed_type : {"dnde", "e2dnde"}
+        Quantity on the y axis.
+    unit : str, optional
+        Override the y unit.
+    n_points, max_draws : int
+        Energies of the curve and posterior draws used.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on.
+        Axes to draw on (default: the current axes).
     label : str, optional
-        Legend label.
+        Legend label of the median curve.
     color : str, optional
         Colour of line and band.
 
@@ -65,26 +88,30 @@ def plot_spectrum_band(
     import astropy.units as u
     import matplotlib.pyplot as plt
 
-    ax = ax or plt.gca()
-    energy = u.Quantity(energy)
-    scaled = u.Quantity(dnde_samples) * energy**energy_power
-    unit = u.Unit("TeV cm-2 s-1") if energy_power == 2 else scaled.unit
-    values = scaled.to_value(unit)
+    from .spectra import _log_energies, format_sed_axes, spectrum_draws
+    from .units import ENERGY_UNIT, check_sed_type, dnde_to_sed
+
+    check_sed_type(sed_type, ("dnde", "e2dnde"))
+    if isinstance(result, u.Quantity):
+        energy, dnde = result, u.Quantity(model)
+        if dnde.ndim != 2 or dnde.shape[1] != energy.size:
+            raise ValueError(
+                f"dnde draws must have shape (n_draws, {energy.size}), got {dnde.shape}"
+            )
+    else:
+        if energy_bounds is None:
+            raise ValueError("energy_bounds=[e_min, e_max] is required with a sampling result")
+        energy = _log_energies(energy_bounds, n_points)
+        dnde = spectrum_draws(result, model, energy, source=source, max_draws=max_draws)
+    values = dnde_to_sed(energy, dnde, sed_type, unit)
     lo, med, hi = quantile_band(values, ci_prob)
-    e = energy.to_value("TeV")
+    ax = ax or plt.gca()
+    e = u.Quantity(energy).to_value(ENERGY_UNIT)
     (line,) = ax.plot(e, med, color=color, label=label)
     ax.fill_between(
         e, lo, hi, color=line.get_color(), alpha=0.3, lw=0, label=f"{ci_prob:.0%} credible band"
     )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("Energy [TeV]")
-    power = (
-        ""
-        if energy_power == 0
-        else (r"$E^2\,$" if energy_power == 2 else rf"$E^{{{energy_power}}}\,$")
-    )
-    ax.set_ylabel(f"{power}dN/dE [{unit.to_string('latex_inline')}]")
+    format_sed_axes(ax, sed_type, unit)
     ax.legend(frameon=False)
     return ax
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_flux_map", "plot_flux_points", "plot_light_curve", "plot_norm_posteriors"]
+from .units import SED_UNITS, energy_label, sed_label, sed_unit
 
-_SED_UNITS = {
-    "dnde": "cm-2 s-1 TeV-1",
-    "e2dnde": "erg cm-2 s-1",
-    "flux": "cm-2 s-1",
-    "eflux": "erg cm-2 s-1",
-}
+__all__ = ["plot_flux_map", "plot_flux_points", "plot_light_curve", "plot_norm_posteriors"]
 
 
 def _axes(ax):
@@ -33,12 +28,16 @@ def plot_flux_points(
     flux_points,
     *,
     sed_type: str = "e2dnde",
+    unit=None,
     ax=None,
     label: str | None = None,
     color: str | None = None,
     **kwargs,
 ):
     """Plot flux points with asymmetric error bars and upper-limit arrows.
+
+    Units follow :mod:`gammaprob.visualization.units` (the convention of the model curves
+    and posterior bands, so points and bands of one spectrum coincide on the same axes).
 
     Parameters
     ----------
@@ -47,7 +46,9 @@ def plot_flux_points(
         ``is_ul`` columns (what :class:`~gammaprob.estimators.FluxPointsEstimator` writes); a
         ``likelihood`` table is converted with its ``ref_*`` columns.
     sed_type : {"dnde", "e2dnde", "flux", "eflux"}
-        Quantity on the y axis (units: cm-2 s-1 TeV-1, erg cm-2 s-1, cm-2 s-1, erg cm-2 s-1).
+        Quantity on the y axis (units: TeV-1 cm-2 s-1, TeV cm-2 s-1, cm-2 s-1, TeV cm-2 s-1).
+    unit : str, optional
+        Override the y unit (must be a unit of ``sed_type``).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: a new figure).
     label, color : str, optional
@@ -59,13 +60,13 @@ def plot_flux_points(
     -------
     matplotlib.axes.Axes
     """
-    if sed_type not in _SED_UNITS:
-        raise ValueError(f"sed_type must be one of {tuple(_SED_UNITS)}, got {sed_type!r}")
+    if sed_type not in SED_UNITS:
+        raise ValueError(f"sed_type must be one of {tuple(SED_UNITS)}, got {sed_type!r}")
+    unit = sed_unit(sed_type, unit)
     ax = _axes(ax)
     table = flux_points.table
     if sed_type not in table.colnames:
         table = flux_points.to_sed_type(sed_type).table
-    unit = _SED_UNITS[sed_type]
     e_ref = _column(table, "e_ref", "TeV")
     value = _column(table, sed_type, unit)
     errn = (
@@ -106,8 +107,8 @@ def plot_flux_points(
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("Energy [TeV]")
-    ax.set_ylabel(f"{sed_type} [{unit}]")
+    ax.set_xlabel(energy_label())
+    ax.set_ylabel(sed_label(sed_type, unit))
     return ax
 
 

@@ -169,6 +169,12 @@ class SpectralModel(Component):
         return self.integrate(lo, hi, **(self.values() if params is None else params))
 
     # -- public numeric integrals --------------------------------------------------------------
+    def plot(self, energy_bounds, sed_type: str = "e2dnde", ax=None, **kwargs):
+        """Plot over ``energy_bounds`` (see :func:`gammaprob.visualization.plot_spectral_model`)."""
+        from gammaprob.visualization.spectra import plot_spectral_model
+
+        return plot_spectral_model(self, energy_bounds, sed_type=sed_type, ax=ax, **kwargs)
+
     def integral(self, energy_min: u.Quantity, energy_max: u.Quantity) -> u.Quantity:
         """Integral flux between ``energy_min`` and ``energy_max``.
 
