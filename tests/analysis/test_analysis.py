@@ -159,3 +159,34 @@ def test_ogip_blocks_with_energy_scale_systematics(tmp_path):
     assert set(analysis.reduction["veritas"]["files"]) == {
         str(analysis._path(f)) for f in data["datasets"][1]["files"]
     }
+
+
+@pytest.mark.requires_data
+@pytest.mark.parametrize(
+    ("background", "kind"),
+    [
+        ({"method": "fov"}, "MapDataset"),
+        ({"method": "ring", "r_in": 0.5, "width": 0.3}, "MapDatasetOnOff"),
+    ],
+)
+def test_map_block_reduces_and_is_cached(tmp_path, background, kind):
+    data = yaml.safe_load(template("3d"))
+    block = data["datasets"][0]
+    block["observations"]["obs_ids"] = [23523]
+    block["geom"].update(width=2.0, binsz=0.05)
+    block["background"] = background
+    block["stack"] = kind == "MapDataset"  # on/off maps cannot be stacked yet
+    data["outputs"]["directory"] = str(tmp_path)
+    config = AnalysisConfig.from_dict(data)
+    first = Analysis(config, progress=False)
+    (dataset,) = first.get_datasets()
+    assert type(dataset).__name__ == kind
+    assert dataset.name == ("hess-3d" if block["stack"] else "hess-3d-23523")
+    assert dataset.counts.data.shape == (4, 40, 40)
+    assert dataset.counts.data.sum() > 0
+    second = Analysis(config, progress=False)
+    (again,) = second.get_datasets()
+    assert second.reduction["hess-3d"]["reused"] is True
+    assert type(again).__name__ == kind
+    np.testing.assert_array_equal(again.counts.data, dataset.counts.data)
+    np.testing.assert_array_equal(again.mask_safe.data, dataset.mask_safe.data)

@@ -131,6 +131,13 @@ ERRORS = [
     (_3D, f"{_D0}.background", {"method": "ring"}, "method 'ring' needs r_in and width"),
     (None, f"{_D0}.background", {"method": "wobble"}, "method 'wobble' needs n_off_regions"),
     (
+        _3D,
+        f"{_D0}.background",
+        {"method": "ring", "r_in": 0.5, "width": 0.3},
+        "datasets[0]: background.method 'ring' makes on/off maps, which cannot be stacked yet: "
+        "set stack: false",
+    ),
+    (
         None,
         f"{_D0}.type",
         "spectra",

@@ -376,6 +376,13 @@ class MapDatasetConfig(_DatasetBase):
                 f"background.method {self.background.method!r} is for spectra; "
                 "a map takes one of ring, fov"
             )
+        if self.background.method == "ring" and self.stack:
+            # gammaprob.makers.stack_map_datasets stacks MapDataset only: the OFF counts of
+            # ring on/off maps would be lost
+            raise ValueError(
+                "background.method 'ring' makes on/off maps, which cannot be stacked yet: "
+                "set stack: false (one dataset per observation)"
+            )
         return self
 
 
