@@ -190,3 +190,33 @@ def test_map_block_reduces_and_is_cached(tmp_path, background, kind):
     assert type(again).__name__ == kind
     np.testing.assert_array_equal(again.counts.data, dataset.counts.data)
     np.testing.assert_array_equal(again.mask_safe.data, dataset.mask_safe.data)
+
+
+@pytest.mark.requires_data
+@pytest.mark.sampling
+def test_light_curve_per_run_and_flux_points(tmp_path):
+    from gammaprob.estimators import LightCurve
+
+    data = yaml.safe_load(template("1d"))
+    block = data["datasets"][0]
+    block["observations"]["obs_ids"] = [23523, 23526]
+    block["stack"] = False
+    data["priors"] = {"overrides": {"crab::beta": 0.0}}
+    data["sampler"].update(draws=300, tune=300, chains=2, seed=3)
+    data["products"] = {
+        "light_curve": {"source": "crab", "energy_edges": {"min": 1, "max": 10, "nbins": 1}},
+        "flux_points": {"source": "crab", "energy_edges": {"min": 1, "max": 10, "nbins": 2}},
+    }
+    data["outputs"].update(directory=str(tmp_path), report=None)
+    analysis = Analysis(AnalysisConfig.from_dict(data), progress=False)
+    written = analysis.run()
+    assert [ds.name for ds in analysis.datasets] == ["hess-23523", "hess-23526"]
+    assert set(written) == {"result", "flux_points_crab", "light_curve_crab", "config", "log"}
+    curve = LightCurve.read(written["light_curve_crab"])
+    table = curve.table
+    assert len(table) == 2  # one time bin per run
+    # the two runs of 2004-12-04, in time order
+    assert table["time_min"][0] < table["time_max"][0] <= table["time_min"][1]
+    assert 53343.9 < table["time_min"][0] < 53344.0
+    assert np.all(np.asarray(table["norm"]) > 0)
+    assert len(analysis.products["flux_points_crab"]) == 2

@@ -8,7 +8,7 @@ Steps, each timed and logged (``analysis.log`` in the output folder)::
     analysis.get_models()         # models file / library entry / catalog, prior overrides,
                                   # energy-scale systematics
     analysis.run_sampling()       # build_model + sample (the DataTree: analysis.result)
-    analysis.get_products()       # flux points from the posterior
+    analysis.get_products()       # flux points, light curve from the posterior
     analysis.write()              # result.nc, products (FITS), report
 
 or ``analysis.run()`` for all of them. Reduced datasets are cached in
@@ -595,41 +595,70 @@ class Analysis:
         Returns
         -------
         dict
-            Product name to object.
+            Product name to object: ``"flux_points_<source>"`` (FluxPoints),
+            ``"light_curve_<source>"`` (LightCurve).
         """
-        from ..datasets import SpectrumDataset
-        from ..estimators import FluxPointsEstimator
+        from astropy.time import Time
+
+        from ..estimators import FluxPointsEstimator, LightCurveEstimator
 
         cfg = self.config.products
-        if cfg.flux_points is None:
+        if cfg.flux_points is None and cfg.light_curve is None:
             return self.products
         if self.result is None:
             self.run_sampling()
         with self._step("products"):
-            fp_cfg = cfg.flux_points
-            spectra = [ds for ds in self.datasets if isinstance(ds, SpectrumDataset)]
-            if not spectra:
-                raise AnalysisError(
-                    "products.flux_points: flux points need spectrum datasets (spectrum or ogip "
-                    "blocks); this analysis has none"
-                )
-            if fp_cfg.source not in self.models.names:
-                raise AnalysisError(
-                    f"products.flux_points.source: no model {fp_cfg.source!r}"
-                    f"{_did_you_mean(fp_cfg.source, self.models.names)}; models: "
-                    f"{', '.join(self.models.names)}"
-                )
             onoff = "wstat" if self.config.likelihood.onoff == "wstat" else "marginal"
-            estimator = FluxPointsEstimator(
-                fp_cfg.source,
-                fp_cfg.energy_edges.edges(),
-                prob=fp_cfg.prob,
-                ul_prob=fp_cfg.ul_prob,
-                onoff=onoff,
-            )
-            points = estimator.run(spectra, list(self.models), posterior=self.result)
-            self.products[f"flux_points_{fp_cfg.source}"] = points
+            if cfg.flux_points is not None:
+                fp_cfg = cfg.flux_points
+                spectra = self._product_inputs("flux_points", fp_cfg.source)
+                estimator = FluxPointsEstimator(
+                    fp_cfg.source,
+                    fp_cfg.energy_edges.edges(),
+                    prob=fp_cfg.prob,
+                    ul_prob=fp_cfg.ul_prob,
+                    onoff=onoff,
+                )
+                points = estimator.run(spectra, list(self.models), posterior=self.result)
+                self.products[f"flux_points_{fp_cfg.source}"] = points
+            if cfg.light_curve is not None:
+                lc_cfg = cfg.light_curve
+                spectra = self._product_inputs("light_curve", lc_cfg.source)
+                intervals = None
+                if lc_cfg.time_intervals is not None:
+                    intervals = [
+                        (Time(t.start, scale="utc"), Time(t.stop, scale="utc"))
+                        for t in lc_cfg.time_intervals
+                    ]
+                estimator = LightCurveEstimator(
+                    lc_cfg.source,
+                    lc_cfg.energy_edges.edges(),
+                    intervals,
+                    prob=lc_cfg.prob,
+                    ul_prob=lc_cfg.ul_prob,
+                    onoff=onoff,
+                )
+                curve = estimator.run(spectra, list(self.models), posterior=self.result)
+                self.products[f"light_curve_{lc_cfg.source}"] = curve
         return self.products
+
+    def _product_inputs(self, product: str, source: str) -> list:
+        """Return the spectrum datasets a product is estimated from (its source must exist)."""
+        from ..datasets import SpectrumDataset
+
+        spectra = [ds for ds in self.datasets if isinstance(ds, SpectrumDataset)]
+        if not spectra:
+            raise AnalysisError(
+                f"products.{product}: needs spectrum datasets (spectrum or ogip blocks); this "
+                "analysis has none"
+            )
+        if source not in self.models.names:
+            raise AnalysisError(
+                f"products.{product}.source: no model {source!r}"
+                f"{_did_you_mean(source, self.models.names)}; models: "
+                f"{', '.join(self.models.names)}"
+            )
+        return spectra
 
     # ------------------------------------------------------------------ outputs
     def write(self) -> dict[str, Path]:

@@ -47,6 +47,7 @@ __all__ = [
     "EnergyRangeConfig",
     "FluxPointsDatasetConfig",
     "FluxPointsProductConfig",
+    "LightCurveProductConfig",
     "LikelihoodConfig",
     "MapDatasetConfig",
     "MapFileDatasetConfig",
@@ -545,11 +546,28 @@ class FluxPointsProductConfig(_Block):
     ul_prob: float = Field(0.95, gt=0, lt=1, description="Level of the upper limits (0.95)")
 
 
+class LightCurveProductConfig(_Block):
+    """A light curve from the posterior (:class:`gammaprob.estimators.LightCurveEstimator`)."""
+
+    source: str = Field(description="Source name")
+    energy_edges: EnergyAxisConfig = Field(description="Energy bins of each time bin")
+    time_intervals: list[TimeRangeConfig] | None = Field(
+        None,
+        description="Time bins (default: one per dataset; needs stack: false, or one block "
+        "per period)",
+    )
+    prob: float = Field(0.68, gt=0, lt=1, description="Credible level of the errors (0.68)")
+    ul_prob: float = Field(0.95, gt=0, lt=1, description="Level of the upper limits (0.95)")
+
+
 class ProductsConfig(_Block):
     """Products derived from the data and the posterior."""
 
     flux_points: FluxPointsProductConfig | None = Field(
         None, description="Flux points (default: none)"
+    )
+    light_curve: LightCurveProductConfig | None = Field(
+        None, description="Light curve (default: none)"
     )
 
 
@@ -740,6 +758,7 @@ _REFERENCE_BLOCKS = (
     ("sampler", SamplerConfig),
     ("products", ProductsConfig),
     ("products.flux_points", FluxPointsProductConfig),
+    ("products.light_curve", LightCurveProductConfig),
     ("outputs", OutputsConfig),
 )
 

@@ -77,6 +77,8 @@ products:
     energy_edges: {min: 1, max: 20, nbins: 5, unit: TeV}
     prob: 0.68                 # credible level of the errors (default 0.68)
     ul_prob: 0.95              # level of the upper limits (default 0.95)
+  light_curve: null            # {source, energy_edges, time_intervals: [{start, stop}], prob,
+                               #  ul_prob}; default time bins: one per dataset (stack: false)
 """
     + _PRIORS
     + _NO_SYSTEMATICS
