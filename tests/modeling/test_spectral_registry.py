@@ -19,6 +19,7 @@ import pytest
 from gammaprob.modeling import EBLAbsorption, registered
 from gammaprob.modeling import spectral as S
 from gammaprob.modeling.prior import LogUniform, TruncatedNormal, Uniform
+from gammaprob.modeling.systematics import DatasetSystematics
 
 # numba cannot cache graphs holding large constant tables (EBL); harmless here
 pytestmark = pytest.mark.filterwarnings(
@@ -38,6 +39,9 @@ def _template() -> S.Template:
 
 EXAMPLES = {
     "EnergyScale": lambda: S.EnergyScale(S.PowerLaw()),
+    "DatasetSystematics": lambda: DatasetSystematics(
+        S.PowerLaw(), energy_scale=0.05, effective_area=1.1, group="g", source="s"
+    ),
     "Template": _template,
     "PiecewiseNorm": lambda: S.PiecewiseNorm(np.geomspace(0.1, 30.0, 5) * u.TeV),
     "EBLAbsorption": lambda: EBLAbsorption(
@@ -166,6 +170,16 @@ def _gammapy_model(model, gp):
         return gp.PowerLawSpectralModel(
             index=inner.index.value,
             amplitude=q(inner.amplitude) * factor,
+            reference=q(inner.reference),
+        )
+    if isinstance(model, DatasetSystematics):
+        # a phi(E / (1 + z)) / (1 + z) of a power law: a power law with amplitude
+        # a A (1+z)^(G-1)
+        inner = model.model
+        factor = (1 + model.energy_scale.value) ** (inner.index.value - 1)
+        return gp.PowerLawSpectralModel(
+            index=inner.index.value,
+            amplitude=q(inner.amplitude) * factor * model.effective_area.value,
             reference=q(inner.reference),
         )
     if isinstance(model, S.ScaledSpectral):

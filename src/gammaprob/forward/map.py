@@ -281,6 +281,13 @@ class MapFold:
         oversampling = response.auto_oversampling() if oversampling is None else oversampling
         psf_radius = response.containment_radius(containment)
         near = np.zeros(response.lon.size, bool)
+        if backgrounds and getattr(backgrounds[0], "has_gradient", False):
+            if psf_mode == "kernel":
+                raise ValueError(
+                    f"dataset {response.name!r}: a background gradient is not supported with "
+                    "psf_mode='kernel'"
+                )
+            near[:] = True  # every pixel's background depends on the gradient: no compression
         points, extended, max_radius = [], [], 0.0
         kernel_sources, regions = [], []
         pixel = float(np.rad2deg(np.sqrt(np.max(response.solid_angle))))
@@ -401,6 +408,20 @@ class MapFold:
         values = component_params(model, "spectral", params)
         return model.spectral.evaluate(self.response.energy_center, **values)
 
+    def _background_spatial(self, params: Mapping):
+        """Spatial background factor on the cutout pixels, or None without a gradient."""
+        model = self.background_model
+        if model is None or not getattr(model, "has_gradient", False):
+            return None
+        r = self.response
+        centre = _map_centre(r)
+        return model.spatial_factor(
+            r.lon[self.cutout],
+            r.lat[self.cutout],
+            _gradient_values(model, params),
+            (r.lon[centre], r.lat[centre]),
+        )
+
     def _flux(self, model, params, n_nodes):
         import pytensor.tensor as pt
 
@@ -482,12 +503,15 @@ class MapFold:
         import pytensor.tensor as pt
 
         factor = self._background_factor(params)
+        spatial = self._background_spatial(params)
         signal = self.signal_cutout(params, n_nodes=n_nodes)
         if self.inside.size == signal.type.shape[0] * self.cutout.size:
             # every cutout bin is in the mask: keep (energy, pixel) and broadcast, no gathers
             if self.response.is_onoff:
                 return signal.reshape((-1,))
             background = self.background_inside.reshape(signal.type.shape[0], -1)
+            if spatial is not None:
+                background = background * spatial[None, :]
             if factor is not None:
                 background = pt.as_tensor_variable(factor)[:, None] * background
                 outside = (
@@ -505,7 +529,10 @@ class MapFold:
         else:
             factor = pt.as_tensor_variable(factor)
             energy_of_inside = self.inside // max(self.cutout.size, 1)
-            inside = signal + factor[energy_of_inside] * self.background_inside
+            background = self.background_inside
+            if spatial is not None:
+                background = background * spatial[self.inside % self.cutout.size]
+            inside = signal + factor[energy_of_inside] * background
             outside = factor[self.outside_energy] * self.background_outside
         return pt.concatenate([inside, outside])
 
@@ -564,11 +591,19 @@ def npred_map(
     signal_true = np.zeros((n_true, r.lon.size))
     signal_reco = np.zeros((n_reco, r.lon.size))
     factor = np.ones(n_reco)
+    bkg_spatial = np.ones(r.lon.size)
     for model in models_for(models, r.name, None):
         if _is_background_model(model):
             factor = model.spectral.evaluate(
                 r.energy_center, **component_params(model, "spectral", values)
             )
+            if getattr(model, "has_gradient", False):
+                mid = _map_centre(r)
+                bkg_spatial = np.asarray(
+                    model.spatial_factor(
+                        r.lon, r.lat, _gradient_values(model, values), (r.lon[mid], r.lat[mid])
+                    )
+                )
             continue
         spatial = _check_source(model, r)
         flux = integrate_component(
@@ -619,4 +654,19 @@ def npred_map(
             signal_reco += (r.edisp.T @ (flux[:, None] * r.exposure)) * fraction
         else:
             signal_true += flux[:, None] * fraction * r.exposure
-    return r.edisp.T @ signal_true + signal_reco + np.asarray(factor)[:, None] * r.background
+    background = np.asarray(factor)[:, None] * r.background * bkg_spatial[None, :]
+    return r.edisp.T @ signal_true + signal_reco + background
+
+
+def _gradient_values(model, params: Mapping) -> dict:
+    """Gradient values of a background model from nested or flat parameter values."""
+    nested = params.get(model.name)
+    if isinstance(nested, Mapping):
+        if "gradient" in nested:
+            return dict(nested["gradient"])
+        return {k: np.float64(p.value) for k, p in model.gradient.items()}
+    out = {}
+    for key in ("gradient_lon", "gradient_lat"):
+        flat = f"{model.name}::{key}"
+        out[key] = params[flat] if flat in params else np.float64(model.gradient[key].value)
+    return out

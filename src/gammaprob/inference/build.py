@@ -59,6 +59,7 @@ def build_model(
     background_prior=None,
     flux_points_stat: str = "chi2",
     psf_mode: str = "exact",
+    systematics=None,
     model=None,
     **removed,
 ):
@@ -96,6 +97,11 @@ def build_model(
         Map datasets: PSF at the exact pixel-source separation (default), or gammapy's
         pixelised kernel (reproduces gammapy's npred per pixel; see
         :mod:`gammaprob.forward.kernel_mode`).
+    systematics : Systematics or sequence of Systematics, optional
+        Instrument nuisances per dataset group (energy scale, effective area, background norm
+        per energy bin and spatial gradient), see :mod:`gammaprob.modeling.systematics`; they
+        are folded into the models (:func:`~gammaprob.modeling.apply_systematics`), so the
+        model YAML in the provenance records them.
     model : pymc.Model, optional
         Add to this model instead of a new one.
 
@@ -122,7 +128,14 @@ def build_model(
     models = _as_models(models)
     if len(models) == 0:
         raise ValueError("build_model needs at least one model")
+    if systematics is not None:
+        from ..modeling import apply_systematics
+
+        models = apply_systematics(models, systematics, datasets)
     _check_free(models)
+    from ..modeling import check_hierarchies
+
+    check_hierarchies(models.parameters)
     model = pm.Model() if model is None else model
     with model:
         params = build_params(models)

@@ -10,6 +10,7 @@ Spatial and temporal components live in ``modeling.spatial`` / ``modeling.tempor
 from . import spatial, spectral, temporal
 from .component import REGISTRY, Component, get_component, register, registered
 from .ebl import EBL_MODELS, EBLAbsorption, EBLTable, read_ebl_table
+from .hierarchy import HierarchicalPrior, Hierarchy, check_hierarchies
 from .models import Models
 from .parameter import Parameter, Parameters, ParameterSpec, build_parameter, built_parameters
 from .prior import (
@@ -27,18 +28,23 @@ from .prior import (
 )
 from .skymodel import FoVBackgroundModel, SkyModel
 from .summary import describe_priors, prior_predictive_spectrum
+from .systematics import DEFAULT_PRIORS, DatasetSystematics, Systematics, apply_systematics
 
 __all__ = [
+    "DEFAULT_PRIORS",
     "EBL_MODELS",
     "REGISTRY",
     "Cauchy",
     "Component",
+    "DatasetSystematics",
     "EBLAbsorption",
     "EBLTable",
     "Exponential",
     "FoVBackgroundModel",
     "Gamma",
     "HalfNormal",
+    "HierarchicalPrior",
+    "Hierarchy",
     "LogNormal",
     "LogUniform",
     "Models",
@@ -49,10 +55,13 @@ __all__ = [
     "Prior",
     "SkyModel",
     "StudentT",
+    "Systematics",
     "TruncatedNormal",
     "Uniform",
+    "apply_systematics",
     "build_parameter",
     "built_parameters",
+    "check_hierarchies",
     "describe_priors",
     "get_component",
     "prior_predictive_spectrum",

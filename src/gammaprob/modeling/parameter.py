@@ -477,7 +477,9 @@ def _build_free(param: Parameter, name: str) -> Any:
 
     prior = param.prior
     scale = param.latent_scale()
-    if isinstance(prior, LogUniform):
+    if isinstance(prior, LogUniform) or getattr(prior, "returns_expression", False):
+        # unnamed expressions of named latents (LogUniform, hierarchical members): the latents
+        # are O(1) already, so no latent rescaling
         return pm.Deterministic(name, prior.to_pymc(name))
     if scale == 1.0:
         return prior.to_pymc(name)

@@ -12,13 +12,15 @@ morphology), the spatial/temporal one is named ``"<model>::spatial::<parameter>"
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import astropy.units as u
+import numpy as np
 
 from .component import Component
-from .parameter import Parameter, Parameters
+from .parameter import Parameter, Parameters, ParameterSpec
 from .spectral.base import SpectralModel
 from .spectral.powerlaw import PowerLawNorm
 
@@ -181,8 +183,33 @@ class SkyModel:
         return f"SkyModel({', '.join(parts)})"
 
 
+GRADIENT_SPECS = {
+    name: ParameterSpec(
+        name,
+        "deg-1",
+        0.0,
+        (-math.inf, math.inf),
+        None,
+        "linear",
+        f"log-linear background gradient along {axis} (per degree)",
+    )
+    for name, axis in (("gradient_lon", "longitude"), ("gradient_lat", "latitude"))
+}
+
+
 class FoVBackgroundModel:
-    """Field-of-view background correction of one dataset: ``norm (E/E0)^-tilt``.
+    r"""Field-of-view background correction of one dataset.
+
+    The background template ``b`` of the dataset becomes
+
+    .. math::
+        b'_{e,p} = s(E_e)\,\exp(g_{lon}\,\Delta x_p + g_{lat}\,\Delta y_p)\, b_{e,p},
+
+    with ``s`` the spectral correction (default ``norm (E/E0)^-tilt``) and, when a gradient
+    is given, :math:`\Delta x_p = \mathrm{wrap}(lon_p - lon_0) \cos(lat_0)` and
+    :math:`\Delta y_p = lat_p - lat_0` (deg) the offsets of pixel ``p`` from ``centre``
+    (default: the centre pixel of the map). The exponential keeps the background positive;
+    for small gradients it is the linear gradient ``1 + g . Delta`` to first order.
 
     Parameters
     ----------
@@ -193,6 +220,11 @@ class FoVBackgroundModel:
         (``norm`` free with LogNormal(0, 0.5), ``tilt`` fixed at 0, reference 1 TeV).
     spectral : SpectralModel, optional
         Any dimensionless spectral correction instead of the power-law norm.
+    gradient_lon, gradient_lat : float, Quantity, Prior or Parameter, optional
+        Spatial gradient of the log background in deg-1 (e.g. ``Normal(0, 0.05,
+        unit="deg-1")``); None (default) for no spatial term. Give both or neither.
+    centre : tuple of float, optional
+        ``(lon_0, lat_0)`` in deg (the dataset's frame) of the gradient's origin.
     """
 
     tag = "FoVBackgroundModel"
@@ -204,6 +236,10 @@ class FoVBackgroundModel:
         tilt: Any = None,
         reference: Any = None,
         spectral: SpectralModel | None = None,
+        *,
+        gradient_lon: Any = None,
+        gradient_lat: Any = None,
+        centre: tuple[float, float] | None = None,
     ) -> None:
         self.dataset_name = _check_name(dataset_name, "dataset")
         given = {"norm": norm, "tilt": tilt, "reference": reference}
@@ -218,6 +254,26 @@ class FoVBackgroundModel:
         ):
             raise TypeError(f"background spectral must be dimensionless, got {spectral!r}")
         self.spectral = spectral
+        if (gradient_lon is None) != (gradient_lat is None):
+            raise ValueError(
+                f"FoVBackgroundModel {dataset_name!r}: give both gradient_lon and gradient_lat "
+                "(deg-1) or neither"
+            )
+        self.gradient: dict[str, Parameter] = {}
+        if gradient_lon is not None:
+            self.gradient = {
+                "gradient_lon": GRADIENT_SPECS["gradient_lon"].make(gradient_lon),
+                "gradient_lat": GRADIENT_SPECS["gradient_lat"].make(gradient_lat),
+            }
+        if centre is not None:
+            lon_0, lat_0 = (float(c) for c in centre)
+            if not (math.isfinite(lon_0) and -90.0 <= lat_0 <= 90.0):
+                raise ValueError(
+                    f"FoVBackgroundModel {dataset_name!r}: centre must be (lon, lat) in deg "
+                    f"with |lat| <= 90, got {centre!r}"
+                )
+            centre = (lon_0, lat_0)
+        self.centre = centre
 
     @property
     def name(self) -> str:
@@ -230,21 +286,82 @@ class FoVBackgroundModel:
         return [self.dataset_name]
 
     @property
+    def has_gradient(self) -> bool:
+        """True when the model has a spatial gradient term."""
+        return bool(self.gradient)
+
+    @property
     def parameters(self) -> Parameters:
-        """Parameters of the spectral correction."""
-        return self.spectral.parameters
+        """Parameters of the spectral correction (and the gradient)."""
+        return Parameters({**self.spectral.parameters, **self.gradient})
 
     def build(self) -> dict[str, Any]:
         """Build the parameters in the current ``pm.Model`` (``"<name>::norm"``, ...)."""
-        return {"spectral": self.spectral.build(self.name)}
+        from .parameter import build_parameter
+
+        out: dict[str, Any] = {"spectral": self.spectral.build(self.name)}
+        if self.gradient:
+            out["gradient"] = {
+                k: build_parameter(p, f"{self.name}::{k}") for k, p in self.gradient.items()
+            }
+        return out
+
+    def values(self) -> dict[str, Any]:
+        """Numeric parameter values, laid out as :meth:`build` returns them."""
+        out: dict[str, Any] = {"spectral": self.spectral.values()}
+        if self.gradient:
+            out["gradient"] = {k: np.float64(p.value) for k, p in self.gradient.items()}
+        return out
+
+    def spatial_factor(self, lon: Any, lat: Any, gradient: Any, centre: Any = None) -> Any:
+        """Spatial factor ``exp(g . Delta)`` of the background at pixels ``lon``, ``lat``.
+
+        Parameters
+        ----------
+        lon, lat : numpy.ndarray
+            Pixel centres (deg).
+        gradient : Mapping
+            ``{"gradient_lon": value, "gradient_lat": value}`` (deg-1; floats or tensors).
+        centre : tuple of float, optional
+            Origin used when the model has none (deg).
+
+        Returns
+        -------
+        numpy.ndarray or tensor
+            The factor per pixel (1 everywhere without a gradient).
+        """
+        from gammaprob.utils.xp import namespace
+
+        centre = self.centre if self.centre is not None else centre
+        if centre is None:
+            raise ValueError(f"{self.name}: the gradient needs a centre (lon, lat)")
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        dx = ((lon - centre[0] + 180.0) % 360.0 - 180.0) * np.cos(np.deg2rad(centre[1]))
+        dy = lat - centre[1]
+        g_lon, g_lat = gradient["gradient_lon"], gradient["gradient_lat"]
+        xp = namespace(g_lon, g_lat)
+        return xp.exp(g_lon * dx + g_lat * dy)
 
     def to_dict(self, links: Mapping[int, str] | None = None) -> dict[str, Any]:
-        """YAML-friendly dict (gammapy-compatible layout)."""
-        return {
+        """YAML-friendly dict (gammapy-compatible layout; ``gradient`` is ours)."""
+        from .component import parameter_to_dict
+
+        out: dict[str, Any] = {
             "type": self.tag,
             "datasets_names": [self.dataset_name],
             "spectral": self.spectral.to_dict(links),
         }
+        if self.gradient:
+            out["gradient"] = {
+                "parameters": [
+                    parameter_to_dict(k, p, (links or {}).get(id(p)))
+                    for k, p in self.gradient.items()
+                ]
+            }
+            if self.centre is not None:
+                out["gradient"]["centre"] = list(self.centre)
+        return out
 
     @classmethod
     def from_dict(
@@ -254,7 +371,10 @@ class FoVBackgroundModel:
         dialect: str = "gammaprob",
     ) -> FoVBackgroundModel:
         """Create from :meth:`to_dict` output or a gammapy entry (old and new layouts)."""
-        extra = sorted(set(data) - {"name", "type", "datasets_names", "spectral", "parameters"})
+        from .component import parameter_from_dict
+
+        known = {"name", "type", "datasets_names", "spectral", "parameters", "gradient"}
+        extra = sorted(set(data) - known)
         if extra:
             raise ValueError(f"FoVBackgroundModel: unknown keys {extra}")
         names = _check_datasets(data.get("datasets_names"))
@@ -268,7 +388,26 @@ class FoVBackgroundModel:
         else:  # gammapy < 1.0: parameters of a power-law norm directly on the model
             entry = {"type": "PowerLawNorm", "parameters": data.get("parameters", [])}
             spectral = SpectralModel.from_dict(entry, links, dialect)
-        return cls(names[0], spectral=spectral)
+        gradient: dict[str, Any] = {}
+        centre = None
+        if "gradient" in data:
+            block = dict(data["gradient"])
+            unknown = sorted(set(block) - {"parameters", "centre"})
+            if unknown:
+                raise ValueError(f"FoVBackgroundModel gradient: unknown keys {unknown}")
+            for entry in block.get("parameters", []):
+                spec = GRADIENT_SPECS.get(entry.get("name"))
+                if spec is None:
+                    raise ValueError(
+                        f"FoVBackgroundModel gradient: unknown parameter {entry.get('name')!r}; "
+                        f"parameters are {list(GRADIENT_SPECS)}"
+                    )
+                gradient[spec.name] = parameter_from_dict(
+                    entry, spec, links, where="FoVBackgroundModel gradient", dialect=dialect
+                )
+            centre = block.get("centre")
+        return cls(names[0], spectral=spectral, centre=centre, **gradient)
 
     def __repr__(self) -> str:
-        return f"FoVBackgroundModel({self.dataset_name!r}, {self.spectral!r})"
+        grad = ", gradient" if self.gradient else ""
+        return f"FoVBackgroundModel({self.dataset_name!r}, {self.spectral!r}{grad})"

@@ -1,0 +1,171 @@
+"""Hierarchical priors: API, non-centred graph, YAML, single-member error and recovery."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pymc as pm
+import pytensor
+import pytest
+
+from gammaprob.inference import build_model, check_convergence, sample
+from gammaprob.inference.build import model_metadata
+from gammaprob.modeling import (
+    FoVBackgroundModel,
+    HalfNormal,
+    HierarchicalPrior,
+    Hierarchy,
+    LogNormal,
+    LogUniform,
+    Models,
+    Normal,
+    SkyModel,
+    Systematics,
+    check_hierarchies,
+    spectral,
+)
+from gammaprob.simulate import parametric_spectrum_dataset, simulate_spectrum_dataset
+
+
+def _norms():
+    return Hierarchy(
+        "bkg_norm", location=LogNormal(0.0, 0.1), scale=HalfNormal(0.1), population="lognormal"
+    )
+
+
+def test_non_centred_graph_values():
+    """Members are location * exp(scale * offset), offsets standard normal (non-centred)."""
+    runs = _norms()
+    models = Models([FoVBackgroundModel(n, norm=p) for n, p in runs.priors(["r1", "r2"]).items()])
+    with pm.Model() as model:
+        models.build()
+    free = {v.name for v in model.free_RVs}
+    assert free == {
+        "bkg_norm::location",
+        "bkg_norm::scale",
+        "r1-bkg::norm_offset",
+        "r2-bkg::norm_offset",
+    }
+    point = {
+        "bkg_norm::location_log__": np.log(1.2),
+        "bkg_norm::scale_log__": np.log(0.3),
+        "r1-bkg::norm_offset": 0.5,
+        "r2-bkg::norm_offset": -1.0,
+    }
+    outputs = model.replace_rvs_by_values(model.deterministics)
+    values = pytensor.function(model.value_vars, outputs)(**point)
+    np.testing.assert_allclose(values, [1.2 * np.exp(0.3 * 0.5), 1.2 * np.exp(-0.3)], rtol=1e-12)
+
+
+def test_centred_and_normal_population():
+    h = Hierarchy("cal", location=Normal(1.0, 0.1), scale=HalfNormal(0.05), centred=True)
+    models = Models(
+        [
+            FoVBackgroundModel(n, spectral=spectral.PowerLawNorm(norm=1.0, tilt=p))
+            for n, p in h.priors(["a", "b", "c"]).items()
+        ]
+    )
+    with pm.Model() as model:
+        models.build()
+    assert {"a-bkg::tilt_centred", "cal::location", "cal::scale"} <= set(model.named_vars)
+    draws = h.member("x").sample(np.random.default_rng(0), 20000)
+    assert np.std(draws) == pytest.approx(np.sqrt(0.1**2 + 0.05**2), rel=0.05)
+
+
+def test_single_member_is_an_error():
+    runs = _norms()
+    with pytest.raises(ValueError, match=r"hierarchy 'bkg_norm' has 1 member.*at least two"):
+        runs.priors(["only"])
+    lone = SkyModel(
+        spectral.PowerLaw(
+            index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit="cm-2 s-1 TeV-1")
+        ),
+        name="src",
+    )
+    dataset = simulate_spectrum_dataset(
+        lone, parametric_spectrum_dataset(name="d", n_bins=4), rng=1
+    )
+    with pytest.raises(
+        ValueError, match=r"'bkg_norm' has 1 member\(s\) \['src@d::effective_area'\]"
+    ):
+        build_model([dataset], lone, systematics=Systematics("d", effective_area=runs.member("d")))
+    with pytest.raises(ValueError, match="hierarchy names must be unique"):
+        other = _norms()
+        check_hierarchies(
+            Models(
+                [
+                    FoVBackgroundModel("a", norm=runs.member("a")),
+                    FoVBackgroundModel("b", norm=runs.member("b")),
+                    FoVBackgroundModel("c", norm=other.member("c")),
+                    FoVBackgroundModel("e", norm=other.member("e")),
+                ]
+            ).parameters
+        )
+
+
+def test_bad_hyperpriors():
+    with pytest.raises(ValueError, match=r"hierarchy 'h'.*physical bounds"):
+        Hierarchy("h", location=Normal(1.0, 0.1), scale=Normal(0.0, 0.1))  # scale can be < 0
+    with pytest.raises(ValueError, match=r"hierarchy 'h'.*physical bounds"):
+        Hierarchy("h", location=Normal(1.0, 0.1), scale=HalfNormal(0.1), population="lognormal")
+    with pytest.raises(ValueError, match="population must be one of"):
+        Hierarchy("h", location=Normal(1.0, 0.1), scale=HalfNormal(0.1), population="cauchy")
+    with pytest.raises(ValueError, match="non-empty string without '::'"):
+        Hierarchy("a::b", location=Normal(1.0, 0.1), scale=HalfNormal(0.1))
+
+
+def test_yaml_round_trip_keeps_one_population():
+    runs = _norms()
+    models = Models([FoVBackgroundModel(n, norm=p) for n, p in runs.priors(["a", "b"]).items()])
+    again = Models.from_yaml(models.to_yaml())
+    priors = [m.parameters["norm"].prior for m in again]
+    assert all(isinstance(p, HierarchicalPrior) for p in priors)
+    assert priors[0].hierarchy is priors[1].hierarchy
+    assert [p.member for p in priors] == ["a", "b"]
+    assert priors[0].hierarchy.location.prior == LogNormal(0.0, 0.1)
+    with pm.Model() as model:
+        again.build()
+    assert {"bkg_norm::location", "bkg_norm::scale", "a-bkg::norm"} <= set(model.named_vars)
+
+
+def test_member_unit_conversion():
+    h = Hierarchy("e0", location=Normal(1.0, 0.1, unit="TeV"), scale=HalfNormal(0.1, unit="TeV"))
+    gev = h.member("x").to_unit("GeV")
+    assert gev.factor == pytest.approx(1000.0)
+    assert gev.typical() == pytest.approx(1000.0)
+    with pytest.raises(u.UnitConversionError, match="hierarchy 'e0'"):
+        h.member("x").to_unit("cm")
+
+
+INDICES = {"s0": 2.3, "s1": 2.5, "s2": 2.65, "s3": 2.45}
+
+
+@pytest.mark.sampling
+def test_hierarchy_recovers_members_and_population():
+    """Four sources with indices from one population: a short NUTS run recovers them."""
+    population = Hierarchy("index", location=Normal(2.5, 0.5), scale=HalfNormal(0.3))
+    priors = population.priors(INDICES)
+    models, datasets = [], []
+    for i, (name, index) in enumerate(INDICES.items()):
+        pl = spectral.PowerLaw(
+            index=priors[name], amplitude=LogUniform(1e-13, 1e-9, unit="cm-2 s-1 TeV-1")
+        )
+        pl.parameters["index"].value = index
+        pl.parameters["amplitude"].value = 5e-12
+        source = SkyModel(pl, name=name, datasets_names=[f"d{i}"])
+        template = parametric_spectrum_dataset(name=f"d{i}", n_bins=10, livetime=5 * u.h)
+        datasets.append(simulate_spectrum_dataset(source, template, rng=10 + i))
+        models.append(source)
+    model = build_model(datasets, models)
+    assert "HierarchicalPrior" in model_metadata(model)["model_yaml"]
+    result = sample(
+        model, draws=400, tune=400, chains=2, random_seed=3, progressbar=False, check=False
+    )
+    report = check_convergence(result, warn=False)
+    assert report.n_divergent == 0, str(report)
+    for name, index in INDICES.items():
+        draws = np.asarray(result.posterior[f"{name}::index"]).ravel()
+        assert abs(draws.mean() - index) < 3 * draws.std(), name
+    location = np.asarray(result.posterior["index::location"]).ravel()
+    truth = np.mean(list(INDICES.values()))
+    assert abs(location.mean() - truth) < 3 * location.std()
