@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,8 +157,10 @@ def test_ogip_blocks_with_energy_scale_systematics(tmp_path):
     # the physical parameters are shared (one random variable), the bias is the block's own
     assert params["crab-veritas::alpha"] is params["crab::alpha"]
     assert params["crab-veritas::z"].prior.to_dict()["sigma"] == pytest.approx(0.1)
-    assert set(analysis.reduction["veritas"]["files"]) == {
-        str(analysis._path(f)) for f in data["datasets"][1]["files"]
+    # provenance: the content hash of every OGIP file (PHA, ARF, RMF, BKG)
+    hashed = {Path(p).name for p in analysis.reduction["veritas"]["files"]}
+    assert hashed == {
+        f"{kind}_obs{i}.fits" for kind in ("pha", "arf", "rmf", "bkg") for i in (54809, 57993)
     }
 
 
@@ -220,3 +223,36 @@ def test_light_curve_per_run_and_flux_points(tmp_path):
     assert 53343.9 < table["time_min"][0] < 53344.0
     assert np.all(np.asarray(table["norm"]) > 0)
     assert len(analysis.products["flux_points_crab"]) == 2
+
+
+@pytest.mark.requires_data
+def test_cone_and_time_selection_and_catalog_models(tmp_path):
+    data = yaml.safe_load(template("1d"))
+    observations = data["datasets"][0]["observations"]
+    observations.update(
+        obs_ids=None,
+        cone={"lon": 83.633, "lat": 22.014, "radius": 3.0},
+        time_range={"start": "2004-12-04T00:00:00", "stop": "2004-12-05T00:00:00"},
+    )
+    data["models"] = {
+        "catalog": {
+            "catalog": "3FHL",
+            "sources": ["Crab Nebula"],
+            "cone": {"lon": 83.633, "lat": 22.014, "radius": 0.5},
+            "policy": "catalog-errors",
+        }
+    }
+    data["outputs"]["directory"] = str(tmp_path)
+    analysis = Analysis(AnalysisConfig.from_dict(data), progress=False)
+    selected = analysis.get_observations()["hess"]
+    # the Crab runs of that night (23559 and 23592 were taken on later nights)
+    assert [obs.obs_id for obs in selected] == [23523, 23526]
+    models = analysis.get_models()
+    # by name and in the cone: one model, not two
+    assert models.names == ["3FHL J0534.5+2201"]
+    assert models[0].meta["prior_policy"] == "catalog-errors"
+    assert models.parameters["3FHL J0534.5+2201::index"].is_free
+    assert "prior policy 'catalog-errors'" in (tmp_path / "analysis.log").read_text()
+    data["models"]["catalog"]["sources"] = ["Crab Nebul"]
+    with pytest.raises(AnalysisError, match=r"models.catalog.sources: "):
+        Analysis(AnalysisConfig.from_dict(data), progress=False).get_models()

@@ -405,7 +405,8 @@ class Analysis:
                             out.append(ds.replace(mask_fit=_range_mask(ds, block.energy_range)))
                         else:
                             out.append(ds)
-                    self.reduction[block.name] = {"files": {str(p): file_hash(p) for p in files}}
+                    inputs = [f for path in files for f in _ogip_files(path)]
+                    self.reduction[block.name] = {"files": {str(p): file_hash(p) for p in inputs}}
                 elif isinstance(block, MapFileDatasetConfig):
                     path = self._path(block.file)
                     out = [read_map_dataset(path, name=block.name)]
@@ -748,3 +749,17 @@ def _range_mask(dataset, energy_range):
     edges = dataset.energy_axis.edges.to_value(u.TeV)
     rtol = 1e-6
     return (edges[:-1] >= lo * (1 - rtol)) & (edges[1:] <= hi * (1 + rtol))
+
+
+def _ogip_files(path: Path) -> list[Path]:
+    """Return the PHA file and the ARF, RMF and BKG files its SPECTRUM header names."""
+    from astropy.io import fits
+
+    out = [Path(path)]
+    with fits.open(path) as hdus:
+        header = hdus["SPECTRUM"].header if "SPECTRUM" in hdus else hdus[1].header
+        for key in ("ANCRFILE", "RESPFILE", "BACKFILE"):
+            name = str(header.get(key, "")).strip()
+            if name and name.lower() != "none":
+                out.append(Path(path).parent / name)
+    return [p for p in out if p.is_file()]
