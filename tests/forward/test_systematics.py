@@ -301,3 +301,40 @@ def test_background_norm_per_bin_and_gradient_recovered(helpers):
     np.testing.assert_allclose(norms, BIN_NORMS, rtol=0.03)
     assert float(best["syn-bkg::gradient_lon"]) == pytest.approx(0.6, abs=0.08)
     assert float(best["syn-bkg::gradient_lat"]) == pytest.approx(-0.4, abs=0.08)
+
+
+@pytest.mark.requires_data
+def test_joint_crab_energy_scale_equals_the_energy_scale_models():
+    """Systematics(energy_scale=...) per instrument is the paper's EnergyScale model exactly."""
+    from gammaprob.analysis.joint_crab import (
+        ENERGY_SCALE_SIGMA,
+        SOURCE,
+        crab_spectrum,
+        dataset_instrument,
+        joint_crab_models,
+        load_joint_crab_datasets,
+    )
+
+    datasets = load_joint_crab_datasets()
+    reference = build_model(datasets, joint_crab_models(True, datasets=datasets))
+    groups: dict[str, list[str]] = {}
+    for ds in datasets:
+        groups.setdefault(dataset_instrument(ds.name), []).append(ds.name)
+    systematics = [
+        Systematics(
+            names, name=inst, energy_scale=spectral.energy_scale_prior(ENERGY_SCALE_SIGMA[inst])
+        )
+        for inst, names in groups.items()
+    ]
+    model = build_model(datasets, SkyModel(crab_spectrum(), name=SOURCE), systematics=systematics)
+    rng = np.random.default_rng(4)
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
+    renamed = {}
+    for key, value in point.items():  # "<inst>::energy_scale_interval__" -> "crab-<inst>::z_..."
+        inst = key.split("::")[0]
+        renamed[key.replace(f"{inst}::energy_scale", f"crab-{inst}::z")] = value
+    assert set(renamed) == set(reference.initial_point())
+    got = model.compile_logp()(point)
+    expected = reference.compile_logp()(renamed)
+    assert np.isfinite(expected)
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-9)
