@@ -153,13 +153,20 @@ def test_hierarchy_recovers_members_and_population():
         pl.parameters["index"].value = index
         pl.parameters["amplitude"].value = 5e-12
         source = SkyModel(pl, name=name, datasets_names=[f"d{i}"])
-        template = parametric_spectrum_dataset(name=f"d{i}", n_bins=10, livetime=5 * u.h)
+        template = parametric_spectrum_dataset(name=f"d{i}", n_bins=10, livetime=0.5 * u.h)
         datasets.append(simulate_spectrum_dataset(source, template, rng=10 + i))
         models.append(source)
     model = build_model(datasets, models)
     assert "HierarchicalPrior" in model_metadata(model)["model_yaml"]
     result = sample(
-        model, draws=400, tune=400, chains=2, random_seed=3, progressbar=False, check=False
+        model,
+        draws=500,
+        tune=500,
+        chains=2,
+        random_seed=3,
+        target_accept=0.95,
+        progressbar=False,
+        check=False,
     )
     report = check_convergence(result, warn=False)
     assert report.n_divergent == 0, str(report)
@@ -169,3 +176,30 @@ def test_hierarchy_recovers_members_and_population():
     location = np.asarray(result.posterior["index::location"]).ravel()
     truth = np.mean(list(INDICES.values()))
     assert abs(location.mean() - truth) < 3 * location.std()
+
+
+def test_cross_calibration_of_effective_areas():
+    """Effective areas of three instruments from one population, through Systematics."""
+    source = SkyModel(
+        spectral.PowerLaw(
+            index=Normal(2.5, 0.5), amplitude=LogUniform(1e-13, 1e-9, unit="cm-2 s-1 TeV-1")
+        ),
+        name="src",
+    )
+    datasets = [
+        simulate_spectrum_dataset(source, parametric_spectrum_dataset(name=n, n_bins=4), rng=i)
+        for i, n in enumerate(["i1", "i2", "i3"])
+    ]
+    calibration = Hierarchy(
+        "aeff", location=LogNormal(0.0, 0.1), scale=HalfNormal(0.1), population="lognormal"
+    )
+    systematics = [
+        Systematics(ds.name, effective_area=calibration.member(ds.name)) for ds in datasets
+    ]
+    model = build_model(datasets, source, systematics=systematics)
+    free = {v.name for v in model.free_RVs}
+    assert {"aeff::location", "aeff::scale", "i1::effective_area_offset"} <= free
+    assert {"i1::effective_area", "i3::effective_area"} <= {v.name for v in model.deterministics}
+    again = Models.from_yaml(model_metadata(model)["model_yaml"])
+    priors = [m.spectral.parameters["effective_area"].prior for m in again if "@" in m.name]
+    assert len(priors) == 3 and len({id(p.hierarchy) for p in priors}) == 1

@@ -295,6 +295,7 @@ class MapFold:
         for model in (m for m in chosen if not _is_background_model(m)):
             spatial = _check_source(model, response)
             centre, margin = _centre(model, spatial, response, positions, position_margin)
+            widest = _psf_scale_bound(model, response, irfs is None and _is_point(spatial))
             if irfs is not None:
                 if getattr(spatial, "frame", response.frame) != response.frame:
                     raise ValueError(
@@ -305,7 +306,7 @@ class MapFold:
                 near[kernel_sources[-1].pixels] = True
                 continue
             if _is_point(spatial):
-                radius = min(margin + psf_radius, 180.0)
+                radius = min(margin + psf_radius * widest, 180.0)
                 max_radius = max(max_radius, radius + margin)
                 h = haversine(response.lon, response.lat, *centre)
                 near |= h <= np.sin(0.5 * np.deg2rad(radius)) ** 2
@@ -453,10 +454,11 @@ class MapFold:
             flux = self._flux(model, params, n_nodes)
             pos = component_params(model, "spatial", params, n_positional=2)
             lon_0, lat_0 = _point_position(pos, spatial_component(model), r)
+            scale = _psf_scale(model, params)
             if self.point_fold.fused:
-                reco_terms.append(self.point_fold.counts(flux, lon_0, lat_0))
+                reco_terms.append(self.point_fold.counts(flux, lon_0, lat_0, scale))
             else:
-                point_terms.append(self.point_fold.density(flux, lon_0, lat_0))
+                point_terms.append(self.point_fold.density(flux, lon_0, lat_0, scale))
         for source, index in zip(self.extended, self.gathers, strict=True):
             flux = self._flux(source.model, params, n_nodes)
             if source.follows and not reco_psf:
@@ -619,9 +621,17 @@ def npred_map(
         if _is_point(spatial):
             lon_sub, lat_sub = r.subpixel_nodes(oversampling)
             h = haversine(lon_sub, lat_sub, *_point_position(pos, spatial, r))
+            scale = _psf_scale(model, values)
+            scale = 1.0 if scale is None else float(scale)  # PSF(r / s) / s**2, small angles
             fraction[:] = (
-                np.stack([np.interp(h, r.psf_haversine, row).mean(axis=-1) for row in r.psf_values])
+                np.stack(
+                    [
+                        np.interp(h / scale**2, r.psf_haversine, row).mean(axis=-1)
+                        for row in r.psf_values
+                    ]
+                )
                 * r.solid_angle
+                / scale**2
             )
         else:
             sizes = {k: v for k, v in pos.items() if k not in ("lon_0", "lat_0")}
@@ -656,6 +666,27 @@ def npred_map(
             signal_true += flux[:, None] * fraction * r.exposure
     background = np.asarray(factor)[:, None] * r.background * bkg_spatial[None, :]
     return r.edisp.T @ signal_true + signal_reco + background
+
+
+def _psf_scale(model, params: Mapping):
+    """PSF width scale of a source folded through dataset systematics, or None."""
+    spectral = spectral_component(model)
+    if not getattr(spectral, "has_psf_scale", False):
+        return None
+    return component_params(model, "spectral", params)["psf_scale"]
+
+
+def _psf_scale_bound(model, response: MapResponse, supported: bool) -> float:
+    """Widest PSF scale a source's cutout must cover (1 without a PSF scale)."""
+    spectral = spectral_component(model)
+    if not getattr(spectral, "has_psf_scale", False):
+        return 1.0
+    if not supported:
+        raise ValueError(
+            f"source {model.name!r} on dataset {response.name!r}: a PSF width scale is "
+            "supported for point sources with psf_mode='exact' only"
+        )
+    return max(1.0, spectral.psf_scale_bound())
 
 
 def _gradient_values(model, params: Mapping) -> dict:

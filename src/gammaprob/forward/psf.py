@@ -39,6 +39,7 @@ __all__ = [
     "low_rank",
     "psf_grid",
     "psf_kernel",
+    "scaled_psf_rows",
 ]
 
 #: Added to ``sin^2(r/2)`` so that ``sqrt`` stays differentiable at ``r = 0``.
@@ -205,23 +206,26 @@ class PointFold:
         """``(K, J)``: ranks of the PSF and exposure factorisations."""
         return self.psf_weights.shape[1], self.exposure_left.shape[1]
 
-    def psf(self, lon_0, lat_0):
+    def psf(self, lon_0, lat_0, psf_scale=None):
         """PSF factor rows at the cutout pixels, ``(K, n_cutout)`` (sr-1, tensor).
 
         One compiled loop (:class:`PsfRows`) over the sub-pixel nodes, which also gives the
-        derivatives in the position.
+        derivatives in the position. With ``psf_scale`` (a width scale ``sigma``, tensor or
+        float) the rows are ``PSF(r / sigma) / sigma**2`` (:func:`scaled_psf_rows`).
         """
         op = PsfRows(self.psf_rows, self.psf_ds, self.lon_nodes, self.lat_nodes)
+        if psf_scale is not None:
+            return scaled_psf_rows(op, lon_0, lat_0, psf_scale)
         return op(lon_0, lat_0)[0]
 
-    def density(self, flux, lon_0, lat_0):
+    def density(self, flux, lon_0, lat_0, psf_scale=None):
         """``F_t PSF_t`` at the cutout pixels, ``(n_psf, n_cutout)`` (cm-2 s-1 sr-1, tensor)."""
-        rows = self.psf(lon_0, lat_0)
+        rows = self.psf(lon_0, lat_0, psf_scale)
         if self.psf_weights.shape[1] == 1:
             return (flux * self.psf_weights[:, 0])[:, None] * rows
         return flux[:, None] * factor_product(self.psf_weights, rows)
 
-    def counts(self, flux, lon_0, lat_0):
+    def counts(self, flux, lon_0, lat_0, psf_scale=None):
         """Predicted signal counts ``(n_reco, n_cutout)`` of one source (tensor).
 
         Parameters
@@ -230,10 +234,12 @@ class PointFold:
             Flux per true-energy bin (cm-2 s-1), ``(n_true,)``.
         lon_0, lat_0 : tensor
             Source position (deg).
+        psf_scale : tensor or float, optional
+            PSF width scale (see :meth:`psf`).
         """
         import pytensor.tensor as pt
 
-        rows = self.psf(lon_0, lat_0)
+        rows = self.psf(lon_0, lat_0, psf_scale)
         weights, left = self.psf_weights, self.exposure_left
         spread = pt.as_tensor_variable(self.edisp.T) * flux[None, :]  # (n_reco, n_true)
         if self.psf_energy == "reco":
@@ -464,6 +470,48 @@ def psf_rows_graph(op: PsfRows, lon_0, lat_0) -> list:
         pixel_mean(slope * dw_dlon[:, None]),
         pixel_mean(slope * dw_dlat[:, None]),
     ]
+
+
+def scaled_psf_rows(op: PsfRows, lon_0, lat_0, psf_scale):
+    """PSF rows of a PSF ``sigma`` times wider, ``PSF(r / sigma) / sigma**2``, as a graph.
+
+    The table of ``op`` is read at ``s / sigma`` (``s = sqrt(sin^2(r/2))``, so ``r / sigma`` in
+    the small-angle limit) and divided by ``sigma**2``, which keeps the PSF normalised in that
+    limit (relative error of order ``r**2`` at the PSF radius ``r`` in rad). A plain pytensor
+    graph of the loop's formulas, differentiated by pytensor (in the position and in
+    ``sigma``); beyond the table the last node's value is used, as in :class:`PsfRows`.
+
+    Parameters
+    ----------
+    op : PsfRows
+        Table, grid step and sub-pixel nodes.
+    lon_0, lat_0 : tensor or float
+        Source position (deg).
+    psf_scale : tensor or float
+        Width scale ``sigma > 0``.
+
+    Returns
+    -------
+    tensor
+        ``(K, n_pix)`` rows (sr-1), averaged over each pixel's sub-pixel nodes.
+    """
+    import pytensor.tensor as pt
+
+    d2r = np.pi / 180.0
+    t = op.trig
+    inv = 1.0 / pt.as_tensor_variable(psf_scale)
+    sb_lon, cb_lon = pt.sin(0.5 * d2r * lon_0), pt.cos(0.5 * d2r * lon_0)
+    sb_lat, cb_lat = pt.sin(0.5 * d2r * lat_0), pt.cos(0.5 * d2r * lat_0)
+    s_lon = t[0] * cb_lon - t[1] * sb_lon  # sin((lon - lon_0) / 2)
+    s_lat = t[2] * cb_lat - t[3] * sb_lat
+    root = pt.sqrt(s_lat**2 + t[4] * pt.cos(d2r * lat_0) * s_lon**2 + S_FLOOR)
+    x = root * inv / op.ds
+    index = pt.clip(pt.floor(x), 0.0, op.step.shape[0] - 1.0)
+    w = pt.clip(x - index, 0.0, 1.0)
+    j = index.astype("int64")
+    table, slope = pt.as_tensor_variable(op.table)[j], pt.as_tensor_variable(op.step)[j]
+    rows = (table + slope * w[:, None]).reshape((op.n_pix, op.n_sub, -1)).mean(axis=1).T
+    return rows * inv**2
 
 
 def _register_jax_rewrite() -> None:

@@ -32,8 +32,11 @@ What each nuisance does (all differentiable; they are sampled with the source pa
     A log-linear spatial gradient of that background across the field,
     :math:`\exp(g_{lon}\,\Delta x + g_{lat}\,\Delta y)` with the offsets from the map centre
     (see :class:`~gammaprob.modeling.FoVBackgroundModel`). Map datasets.
-``psf_scale``
-    Not implemented yet (refused with an error): see ``docs/modeling.md``.
+``psf_scale`` (``"<name>::psf_scale"``, :math:`\sigma`)
+    The PSF of the group's map datasets is :math:`\sigma` times wider,
+    :math:`\mathrm{PSF}(r/\sigma)/\sigma^2` (normalised in the small-angle limit), for point
+    sources (``psf_mode="exact"``); a dataset of the group with an extended source, or a
+    spectrum dataset, is an error.
 
 Default priors (:data:`DEFAULT_PRIORS`, used when a nuisance is switched on with ``True``):
 
@@ -44,6 +47,7 @@ nuisance                 prior                                  meaning
 ``effective_area``       ``LogNormal(0, 0.1)``                  10 % on the exposure
 ``background_norm``      ``LogNormal(0, 0.1)`` per bin          10 % per energy bin
 ``background_gradient``  ``Normal(0, 0.05)`` deg-1              5 % per degree
+``psf_scale``            ``LogNormal(0, 0.1)``                  10 % on the PSF width
 =======================  =====================================  ============================
 
 How they enter the model (:func:`apply_systematics`, called by
@@ -93,6 +97,7 @@ DEFAULT_PRIORS: dict[str, Prior] = {
     "effective_area": LogNormal(0.0, 0.1),
     "background_norm": LogNormal(0.0, 0.1),
     "background_gradient": Normal(0.0, 0.05, unit="deg-1"),
+    "psf_scale": LogNormal(0.0, 0.1),
 }
 
 ENERGY_SCALE_SPEC = ParameterSpec(
@@ -107,6 +112,11 @@ ENERGY_SCALE_SPEC = ParameterSpec(
 EFFECTIVE_AREA_SPEC = ParameterSpec(
     "effective_area", "", 1.0, (0.0, math.inf), None, "linear", "effective-area (exposure) scale"
 )
+PSF_SCALE_SPEC = ParameterSpec(
+    "psf_scale", "", 1.0, (0.0, math.inf), None, "linear", "PSF width scale (map datasets)"
+)
+_SPECS = {"energy_scale": ENERGY_SCALE_SPEC, "effective_area": EFFECTIVE_AREA_SPEC}
+_SPECS["psf_scale"] = PSF_SCALE_SPEC
 
 
 def _check_name(name: Any, what: str) -> str:
@@ -137,27 +147,32 @@ class DatasetSystematics(SpectralModel):
         Name of the source whose spectrum this is (variable prefix of the wrapped model).
     """
 
-    parameter_specs = (ENERGY_SCALE_SPEC, EFFECTIVE_AREA_SPEC)
+    parameter_specs = (ENERGY_SCALE_SPEC, EFFECTIVE_AREA_SPEC, PSF_SCALE_SPEC)
 
     def __init__(
         self,
         model: SpectralModel,
         energy_scale: Any = None,
         effective_area: Any = None,
+        psf_scale: Any = None,
         *,
         group: str,
         source: str,
     ) -> None:
         if not isinstance(model, SpectralModel):
             raise TypeError(f"DatasetSystematics wraps a SpectralModel, got {model!r}")
-        clash = sorted(set(model.parameters) & {"energy_scale", "effective_area"})
+        clash = sorted(set(model.parameters) & set(_SPECS))
         if clash:
             raise ValueError(f"DatasetSystematics cannot wrap a model with parameters {clash}")
         self.model = model
         self.group = _check_name(group, "systematics group name")
         self.source = _check_name(source, "source name")
         self.output_unit = model.output_unit
-        given = {"energy_scale": energy_scale, "effective_area": effective_area}
+        given = {
+            "energy_scale": energy_scale,
+            "effective_area": effective_area,
+            "psf_scale": psf_scale,
+        }
         super().__init__(**{k: v for k, v in given.items() if v is not None})
 
     @property
@@ -171,13 +186,52 @@ class DatasetSystematics(SpectralModel):
         own = super().build(self.group)
         return {**own, "model": self.model.build(self.source)}
 
-    def evaluate(self, energy: Any, energy_scale: Any, effective_area: Any, model: Any) -> Any:
-        """Differential flux per unit assigned energy, times the exposure scale (TeV; cm-2 s-1 TeV-1)."""
+    @property
+    def has_psf_scale(self) -> bool:
+        """True when the PSF width scale is free, a tensor or not 1."""
+        p = self._parameters["psf_scale"]
+        return p.is_free or p.is_tensor or p.value != 1.0
+
+    def psf_scale_bound(self, quantile: float = 0.999) -> float:
+        """Upper ``quantile`` of the PSF width scale (its value when fixed), for cutouts."""
+        p = self._parameters["psf_scale"]
+        if p.is_tensor:
+            raise ValueError(
+                f"{self.group}::psf_scale is a tensor: give it a Prior or a number so that "
+                "the map cutouts can cover the widest PSF"
+            )
+        if not p.is_free:
+            return float(p.value)
+        upper = p.prior.support()[1]
+        if math.isfinite(upper):
+            return float(upper)
+        draws = p.prior.sample(np.random.default_rng(0), 20001)
+        return float(np.quantile(draws, quantile))
+
+    def evaluate(
+        self,
+        energy: Any,
+        energy_scale: Any,
+        effective_area: Any,
+        model: Any,
+        psf_scale: Any = 1.0,
+    ) -> Any:
+        """Differential flux per unit assigned energy, times the exposure scale (TeV; cm-2 s-1 TeV-1).
+
+        ``psf_scale`` does not change the spectrum (map folding reads it, see
+        :mod:`gammaprob.forward.map`).
+        """
         scale = 1.0 + energy_scale
         return effective_area * self.model.evaluate_with(energy / scale, params=model) / scale
 
     def integrate(
-        self, lo: Any, hi: Any, energy_scale: Any, effective_area: Any, model: Any
+        self,
+        lo: Any,
+        hi: Any,
+        energy_scale: Any,
+        effective_area: Any,
+        model: Any,
+        psf_scale: Any = 1.0,
     ) -> Any:
         """Integral over assigned-energy bins (TeV) in cm-2 s-1.
 
@@ -226,6 +280,7 @@ class DatasetSystematics(SpectralModel):
             self.model.copy(),
             self._parameters["energy_scale"].copy(),
             self._parameters["effective_area"].copy(),
+            self._parameters["psf_scale"].copy(),
             group=self.group,
             source=self.source,
         )
@@ -267,13 +322,13 @@ class Systematics:
         a number: fixed at it; None/False: off (default).
     background_norm, background_gradient : bool, Prior or float, optional
         The same, per dataset of the group (map datasets with a background template).
-    psf_scale : None
-        Not implemented: anything else raises.
+    psf_scale : bool, Prior, Parameter or float, optional
+        PSF width scale of the group's map datasets (point sources; see the module docstring).
 
     Raises
     ------
     ValueError
-        No dataset, no name for several datasets, nothing switched on, or ``psf_scale``.
+        No dataset, no name for several datasets, or nothing switched on.
     """
 
     def __init__(
@@ -300,36 +355,31 @@ class Systematics:
             name = names[0]
         self.name = _check_name(name, "Systematics name")
         self.datasets_names = names
-        if psf_scale not in (None, False):
-            raise NotImplementedError(
-                "Systematics psf_scale is not implemented yet (see docs/modeling.md, "
-                "'Systematics as priors')"
-            )
         self.settings = {
             "energy_scale": _prior_or_value(energy_scale, "energy_scale"),
             "effective_area": _prior_or_value(effective_area, "effective_area"),
             "background_norm": _prior_or_value(background_norm, "background_norm"),
             "background_gradient": _prior_or_value(background_gradient, "background_gradient"),
+            "psf_scale": _prior_or_value(psf_scale, "psf_scale"),
         }
         if all(v is None for v in self.settings.values()):
             raise ValueError(f"Systematics {self.name!r}: no nuisance is switched on")
-        # the group-wide parameters, one object each (shared by every wrapped source)
+        neutral = {"energy_scale": 0.0, "effective_area": 1.0, "psf_scale": 1.0}
         try:
-            self.energy_scale = ENERGY_SCALE_SPEC.make(
-                0.0 if self.settings["energy_scale"] is None else self.settings["energy_scale"]
-            )
-            self.effective_area = EFFECTIVE_AREA_SPEC.make(
-                1.0 if self.settings["effective_area"] is None else self.settings["effective_area"]
-            )
+            # the group-wide parameters, one object each (shared by every wrapped source)
+            self.parameters = {
+                key: _SPECS[key].make(
+                    neutral[key] if self.settings[key] is None else self.settings[key]
+                )
+                for key in neutral
+            }
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"Systematics {self.name!r}: {exc}") from exc
 
     @property
     def folds_sources(self) -> bool:
         """True when the group's sources are seen through :class:`DatasetSystematics`."""
-        return self.settings["energy_scale"] is not None or (
-            self.settings["effective_area"] is not None
-        )
+        return any(self.settings[key] is not None for key in _SPECS)
 
     def to_dict(self) -> dict[str, Any]:
         """YAML-friendly description (for reports; the models record the result)."""
@@ -405,6 +455,17 @@ def apply_systematics(
             owner[d] = s.name
     if len({s.name for s in groups}) != len(groups):
         raise ValueError(f"Systematics names must be unique, got {[s.name for s in groups]}")
+    from ..datasets import SpectrumDataset
+
+    for s in groups:
+        if s.settings["psf_scale"] is None:
+            continue
+        spectra = [d for d in s.datasets_names if isinstance(by_name[d], SpectrumDataset)]
+        if spectra:
+            raise ValueError(
+                f"Systematics {s.name!r}: psf_scale applies to map datasets; {spectra} are "
+                "spectrum datasets"
+            )
     sources = [m for m in models if isinstance(m, SkyModel)]
     backgrounds = [m for m in models if not isinstance(m, SkyModel)]
     folded = {d for s in groups if s.folds_sources for d in s.datasets_names}
@@ -424,9 +485,7 @@ def apply_systematics(
             targets = [d for d in s.datasets_names if d in mine] if s.folds_sources else []
             if not targets:
                 continue
-            wrapped = DatasetSystematics(
-                m.spectral, s.energy_scale, s.effective_area, group=s.name, source=m.name
-            )
+            wrapped = DatasetSystematics(m.spectral, **s.parameters, group=s.name, source=m.name)
             derived.append(
                 SkyModel(
                     wrapped,
@@ -443,8 +502,6 @@ def apply_systematics(
             continue
         for d in s.datasets_names:
             ds = by_name[d]
-            from ..datasets import SpectrumDataset
-
             if isinstance(ds, SpectrumDataset):
                 raise ValueError(
                     f"Systematics {s.name!r}: dataset {d!r} is a spectrum dataset; "
