@@ -408,3 +408,27 @@ def test_psf_scale_recovered_on_simulation(helpers):
         add_likelihood([response], [model], build_params([model]))
     best = find_map(pm_model, random_seed=0)
     assert float(best["syn::psf_scale"]) == pytest.approx(1.25, abs=0.05)
+
+
+def test_energy_scale_and_effective_area_on_map_datasets(helpers):
+    """On a map dataset the wrapper scales a power law by a (1+z)^(index-1), graph and numpy."""
+    from gammaprob.modeling.spatial import Point
+
+    response = _map_response(helpers)
+
+    def source(spectrum):
+        point = Point(lon_0=0.01 * u.deg, lat_0=-0.02 * u.deg, frame="galactic")
+        return SkyModel(spectrum, point, name="src")
+
+    pl = spectral.PowerLaw(index=2.2, amplitude=1e-9 * u.Unit("cm-2 s-1 TeV-1"))
+    seen = source(DatasetSystematics(pl, 0.1, 1.2, group="syn", source="src"))
+    factor = 1.2 * 1.1 ** (2.2 - 1)
+    same = source(spectral.PowerLaw(index=2.2, amplitude=factor * 1e-9 * u.Unit("cm-2 s-1 TeV-1")))
+    expected = npred_map(response, [same], current_values([same]))
+    got = npred_map(response, [seen], current_values([seen]))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    fold = MapFold.build(response, [seen], {"src": (0.01, -0.02, 0.0)})
+    graph = fold.npred(current_values([seen])).eval()
+    np.testing.assert_allclose(
+        graph[: fold.inside.size], expected[:, fold.cutout].reshape(-1)[fold.inside], rtol=1e-6
+    )
