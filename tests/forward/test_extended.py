@@ -246,7 +246,7 @@ def test_rank_one_fold_equals_per_energy_product(rng, helpers):
     exposure = response.exposure[:, fold.cutout]
     direct = pt.dot(
         response.edisp.T,
-        flux[:, None] * source.convolve(source.image(params), fold.gathers[0]) * exposure,
+        flux[:, None] * source.convolve_following(params, fold.gathers[0]) * exposure,
     )
     reference = pytensor.function(tensors, direct)
     for point in [(2.2, 0.004, -0.006, 0.03), (2.7, -0.011, 0.009, 0.045)]:

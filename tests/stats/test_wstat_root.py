@@ -122,3 +122,15 @@ def test_norm_posterior_profile_uses_the_stable_root():
         np.array([[mu_sig]]), np.array([n_on]), np.array([n_off]), np.array([alpha])
     )
     assert_allclose(got, [expected], rtol=1e-15)
+
+
+def test_zero_on_counts_with_a_negative_excess_is_the_quadratic_root():
+    """Error and limit searches try mu_sig < 0: the ON expectation must stay >= 0 there."""
+    n_off, alpha = np.array([23.0, 21.0, 5.0]), np.array([0.75, 0.72, 0.5])
+    for mu_sig in (-1.0, -5.0, -20.0, 0.0, 3.0):
+        c = alpha * n_off - (1 + alpha) * mu_sig
+        d = np.sqrt(c**2 + 4 * alpha * (1 + alpha) * n_off * mu_sig)
+        quadratic = (c + d) / (2 * alpha * (1 + alpha))
+        ours = get_wstat_mu_bkg(0.0, n_off, alpha, mu_sig)
+        np.testing.assert_allclose(ours, quadratic, rtol=1e-12)
+        assert np.all(mu_sig + alpha * ours >= -1e-12)

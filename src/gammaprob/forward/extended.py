@@ -173,6 +173,8 @@ class ExtendedSource:
     elementwise : bool
         Whether the brightness is elementwise in the coordinates (then the image follows the
         source, :attr:`follows`).
+    pixel_diagonal : float
+        The largest pixel diagonal of the map (deg), added to the reach of the source.
     """
 
     name: str
@@ -188,6 +190,7 @@ class ExtendedSource:
     out_pixels: np.ndarray
     out_index: np.ndarray
     elementwise: bool = False
+    pixel_diagonal: float = 0.0
 
     @classmethod
     def build(
@@ -277,6 +280,7 @@ class ExtendedSource:
             out_pixels=(out_rows * n_lon + out_cols)[valid],
             out_index=np.flatnonzero(valid.reshape(-1)),
             elementwise=lines is not None or _is_elementwise(spatial, lon_nodes, lat_nodes, upper),
+            pixel_diagonal=pixel_diag,
         )
 
     def image(self, params: Mapping):
@@ -341,6 +345,7 @@ class ExtendedSource:
             kernels,
             out_index.reshape(shape),
             index.size,
+            self.pixel_diagonal,
         )
 
     def convolve_following(self, params: Mapping, index: np.ndarray):

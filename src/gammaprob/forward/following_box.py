@@ -1,7 +1,7 @@
 r"""Extended sources on a box that follows the source: one compiled Op and its adjoint.
 
 At every call the box holds the pixels within the model's evaluation radius *at the current
-parameter values* (plus half a pixel diagonal), so the cost follows the source's support on the
+parameter values* (plus a pixel diagonal, as the static box is chosen), so the cost follows the source's support on the
 sky, not the prior's range or the map. On that box the model is integrated over ``k x k``
 sub-pixels and convolved by FFT with the ``K`` factor kernels of the PSF
 (:attr:`~gammaprob.forward.extended.ExtendedSource.kernel_factors`); the result is scattered
@@ -80,6 +80,9 @@ class FollowingBox:
         the Op's output, or -1 where it is not wanted.
     n_out : int
         Length of the Op's output rows.
+    reach_margin : float
+        Pixels whose centre is within the evaluation radius plus this margin (deg) of the
+        source centre are evaluated (a pixel diagonal, as the static box is chosen).
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class FollowingBox:
         kernels,
         out_index,
         n_out,
+        reach_margin,
     ):
         import gammaprob.forward.following_box_kernels  # noqa: F401  (numba registration)
 
@@ -152,8 +156,7 @@ class FollowingBox:
         self.kernels = np.ascontiguousarray(kernels, dtype=np.float64)
         self.out_index = np.ascontiguousarray(out_index, dtype=np.int64)
         self.n_out = int(n_out)
-        # half the pixel diagonal: a pixel within reach of any of its sub-pixels is kept
-        self.half_diagonal = 0.5 * float(np.rad2deg(np.sqrt(2.0 * self.solid_angle.max())))
+        self.reach_margin = float(reach_margin)
         digest = hashlib.sha256()
         for part in (key_value, key_vjp, key_geometry, _VERSION):
             digest.update(str(part).encode())
@@ -166,7 +169,7 @@ class FollowingBox:
         ):
             digest.update(array.tobytes())
             digest.update(str(array.shape).encode())
-        digest.update(repr((self.oversampling, self.n_out, self.half_diagonal)).encode())
+        digest.update(repr((self.oversampling, self.n_out, self.reach_margin)).encode())
         self.key = digest.hexdigest()
         self.cacheable = None not in (key_value, key_vjp, key_geometry)
 
@@ -181,7 +184,7 @@ class FollowingBox:
         from gammaprob.forward.following_box_kernels import box_bounds, geometry_kernel
 
         geometry = geometry_kernel(self)(np.asarray(theta, dtype=np.float64))
-        return box_bounds(geometry, self.centres, self.half_diagonal)
+        return box_bounds(geometry, self.centres, self.reach_margin)
 
     def static_graph(self, theta):
         """Compute what the Op computes on the whole static box, as a plain PyTensor graph.

@@ -46,15 +46,15 @@ def next_fast_length(n: int) -> int:
 
 
 @numba.njit(cache=True)
-def box_bounds(geometry, centres, half_diagonal):
+def box_bounds(geometry, centres, reach_margin):
     """Rows ``r0:r1`` and columns ``c0:c1`` of the pixels within reach of the source.
 
     ``geometry`` is ``(lon_0, lat_0, radius)`` (deg) and ``centres`` the unit vectors of the
     pixel centres ``(H, W, 3)``; a pixel is in reach when its centre is within
-    ``radius + half_diagonal`` of the source centre. An empty box gives ``r1 <= r0``.
+    ``radius + reach_margin`` of the source centre. An empty box gives ``r1 <= r0``.
     """
     lon_0, lat_0 = geometry[0] * _D2R, geometry[1] * _D2R
-    reach = min(max(geometry[2], 0.0) + half_diagonal, 180.0) * _D2R
+    reach = min(max(geometry[2], 0.0) + reach_margin, 180.0) * _D2R
     threshold = math.cos(reach)
     x = math.cos(lat_0) * math.cos(lon_0)
     y = math.cos(lat_0) * math.sin(lon_0)
@@ -82,7 +82,7 @@ def _kernels(box):
     k = box.oversampling
     lon_nodes, lat_nodes, centres = box.lon_nodes, box.lat_nodes, box.centres
     omega, kernels, out_index = box.solid_angle, box.kernels, box.out_index
-    half_diagonal, n_out = box.half_diagonal, box.n_out
+    reach_margin, n_out = box.reach_margin, box.n_out
     n_kernels, kh, kw = kernels.shape
     n_cols = omega.shape[1]
     k2 = k * k
@@ -164,7 +164,7 @@ def _kernels(box):
     @numba.njit
     def forward(theta):
         out = np.zeros((n_kernels, n_out))
-        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), centres, half_diagonal)
+        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), centres, reach_margin)
         if r1 <= r0 or c1 <= c0:
             return out
         image = _image(theta, r0, r1, c0, c1)
@@ -183,7 +183,7 @@ def _kernels(box):
 
     @numba.njit
     def vjp(theta, grad):
-        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), centres, half_diagonal)
+        r0, r1, c0, c1 = box_bounds(geometry_fn(theta), centres, reach_margin)
         if r1 <= r0 or c1 <= c0:
             return np.zeros(theta.size)
         h, w = r1 - r0, c1 - c0

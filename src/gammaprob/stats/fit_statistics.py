@@ -144,7 +144,8 @@ def get_wstat_mu_bkg(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike, mu_sig
     ``b = 2 n_off mu_sig / (D - C)`` is used, so no branch subtracts nearly equal numbers
     (the direct form loses all digits when ``mu_sig >> n_on + n_off``). The zero-count cases
     are those of the XSPEC definition, set exactly: ``n_on = 0`` gives
-    ``b = n_off / (1 + alpha)``; ``n_off = 0`` gives
+    ``b = max(n_off / (1 + alpha), -mu_sig / alpha)`` (the second for a negative excess, as
+    the error and limit searches of the estimators try); ``n_off = 0`` gives
     ``b = max(0, n_on / (1 + alpha) - mu_sig / alpha)``.
 
     Parameters
@@ -155,7 +156,8 @@ def get_wstat_mu_bkg(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike, mu_sig
     alpha : array_like
         ON/OFF exposure ratio (positive, dimensionless).
     mu_sig : array_like or pytensor.tensor.TensorVariable
-        Predicted signal counts in the ON region (non-negative). With a pytensor variable the
+        Predicted signal counts in the ON region (negative values are allowed: the ON
+        expectation ``mu_sig + alpha b`` stays non-negative). With a pytensor variable the
         result is a graph whose gradient is finite in every bin (the branch not taken never
         divides by zero or takes the square root of zero).
 
@@ -183,8 +185,8 @@ def get_wstat_mu_bkg(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike, mu_sig
     if not np.all(off_pos):
         b = xp.where(off_pos, b, xp.maximum(c, 0.0) / a)
     on_zero = n_on == 0
-    if np.any(on_zero):
-        b = xp.where(on_zero, n_off / (1.0 + alpha), b)
+    if np.any(on_zero):  # the root of the quadratic there, also for a negative mu_sig
+        b = xp.where(on_zero, xp.maximum(n_off / (1.0 + alpha), -mu_sig / alpha), b)
     return b
 
 
