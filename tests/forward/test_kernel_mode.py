@@ -187,3 +187,15 @@ def test_mode_errors(setup, helpers):
 
 def test_gather_index():
     np.testing.assert_array_equal(gather_index(np.array([3, 5, 7]), np.array([1, 3, 7])), [3, 0, 2])
+
+
+def test_background_gradient_is_refused_not_ignored(setup, monkeypatch):
+    import gammaprob.forward.kernel_mode as kernel_mode
+    from gammaprob.forward.kernel_mode import npred_map_kernel
+    from gammaprob.modeling import FoVBackgroundModel
+
+    response, irfs = setup
+    monkeypatch.setattr(kernel_mode, "kernel_irfs", lambda *args: irfs)
+    background = FoVBackgroundModel(dataset_name="syn", gradient_lon=0.1, gradient_lat=0.0)
+    with pytest.raises(ValueError, match="spatial gradient.*psf_mode='exact'"):
+        npred_map_kernel(response, [background], {})

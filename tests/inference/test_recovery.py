@@ -91,7 +91,7 @@ def test_marginal_onoff_equals_latent_posterior():
             build_model(ds, model, onoff=kind),
             sampler="nutpie",
             draws=1000,
-            tune=500,
+            tune=1000,
             chains=2,
             random_seed=6,
             progressbar=False,

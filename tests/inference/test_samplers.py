@@ -43,7 +43,7 @@ def test_nuts_recovers_conjugate_posterior_and_records_provenance():
     exact = _analytic()
     assert abs(rate.mean() - exact.mean()) < 4 * exact.std() / np.sqrt(300)
     assert rate.std() == pytest.approx(exact.std(), rel=0.15)
-    assert tree.attrs["sampler"] == "pymc"
+    assert tree.attrs["sampler"] == "nutpie"  # the default
     assert json.loads(tree.attrs["sampler_settings"])["random_seed"] == 3
     assert "counts" in tree["log_likelihood"].data_vars
     report = check_convergence(tree, ess_min=100)

@@ -253,3 +253,12 @@ def test_observation_without_events_header_is_a_clear_error(irfs):
     obs = Observation(1, **irfs)
     with pytest.raises(SamplingError, match=r"no events header.*make_observation"):
         _sampler(1).run(obs, [_point()])
+
+
+def test_background_gradient_is_refused_not_ignored(irfs):
+    from gammaprob.modeling import FoVBackgroundModel
+
+    obs = make_observation(irfs, POINTING, 1 * u.h)
+    background = FoVBackgroundModel(dataset_name="any", gradient_lon=0.1, gradient_lat=0.0)
+    with pytest.raises(SamplingError, match=r"spatial gradient.*does not apply"):
+        _sampler(1).run(obs, [_point(), background])

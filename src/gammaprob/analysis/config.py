@@ -667,7 +667,9 @@ class AnalysisConfig(_Block):
 
     def output_dir(self) -> Path:
         """Return the output folder (a relative name is relative to the config file's folder)."""
-        out = Path(os.path.expandvars(self.outputs.directory)).expanduser()
+        from gammaprob.utils.paths import resolve_data_path
+
+        out = resolve_data_path(self.outputs.directory)
         if not out.is_absolute() and self.path is not None:
             out = self.path.parent / out
         return out

@@ -327,6 +327,12 @@ def npred_map_kernel(
     factor = np.ones(r.counts.shape[0])
     for model in models_for(models, r.name, None):
         if getattr(model, "tag", None) == "FoVBackgroundModel":
+            if getattr(model, "has_gradient", False):
+                raise ValueError(
+                    f"background model {model.name!r} has a spatial gradient, which "
+                    "psf_mode='kernel' (gammapy's discretisation) does not model; use "
+                    "psf_mode='exact'"
+                )
             factor = model.spectral.evaluate(
                 r.energy_center, **component_params(model, "spectral", values)
             )

@@ -178,6 +178,12 @@ class EventSampler:
             if _is_background_model(model):
                 if bkg_factor is not None:
                     raise SamplingError("more than one FoVBackgroundModel given")
+                if getattr(model, "has_gradient", False):
+                    raise SamplingError(
+                        f"background model {model.name!r} has a spatial gradient, which the "
+                        "event sampler does not apply; sample without the gradient (or with "
+                        "simulate_map_dataset, which folds the whole model)"
+                    )
                 bkg_factor = model.spectral
         if background:
             parts.append(self._background(observation, pointing, ontime, bkg_factor, starts, stops))
