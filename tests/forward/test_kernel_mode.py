@@ -197,5 +197,5 @@ def test_background_gradient_is_refused_not_ignored(setup, monkeypatch):
     response, irfs = setup
     monkeypatch.setattr(kernel_mode, "kernel_irfs", lambda *args: irfs)
     background = FoVBackgroundModel(dataset_name="syn", gradient_lon=0.1, gradient_lat=0.0)
-    with pytest.raises(ValueError, match="spatial gradient.*psf_mode='exact'"):
+    with pytest.raises(ValueError, match=r"spatial gradient.*psf_mode='exact'"):
         npred_map_kernel(response, [background], {})
