@@ -81,3 +81,30 @@ def test_bad_input_is_explained(gammapy_data):
         build_model([dataset, dataset], [free])
     with pytest.raises(TypeError, match="not supported"):
         build_model([object()], [free])
+
+
+@pytest.mark.requires_data
+def test_model_restricted_to_flux_points_beside_spectra(gammapy_data):
+    """A model may name a flux-point dataset in ``datasets_names`` next to spectra."""
+    from gammaprob.datasets import FluxPointsDataset
+
+    spectrum = _dataset(gammapy_data)
+    points = FluxPointsDataset.read(gammapy_data / "hawc/crab_flux/HAWC19_flux_points.fits")
+    points = FluxPointsDataset("hawc", points.data)
+    hess = SkyModel(
+        spectral=spectral.PowerLaw(index=Normal(2.5, 1), amplitude=3e-11, reference=1 * u.TeV),
+        name="crab-hess",
+        datasets_names=["23523"],
+    )
+    hawc = SkyModel(
+        spectral=spectral.PowerLaw(index=Normal(2.5, 1), amplitude=3e-11, reference=1 * u.TeV),
+        name="crab",
+        datasets_names=["hawc"],
+    )
+    model = build_model([spectrum, points], [hess, hawc])
+    assert {"23523::counts", "hawc::dnde"} <= set(model.named_vars)
+    assert np.isfinite(model.compile_logp()(model.initial_point()))
+    # a name that is in no dataset is still refused
+    hawc = SkyModel(spectral=hawc.spectral, name="crab", datasets_names=["hawc", "lhaaso"])
+    with pytest.raises(ValueError, match=r"unknown dataset\(s\) \['lhaaso'\]"):
+        build_model([spectrum, points], [hess, hawc])

@@ -147,6 +147,7 @@ def build_model(
                 onoff=onoff,
                 background_prior=background_prior,
                 psf_mode=psf_mode,
+                known_datasets=names,
             )
         for data in flux_points:
             pred = data.predict(models, params, known_datasets=names)

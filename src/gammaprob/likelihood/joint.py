@@ -87,6 +87,7 @@ def add_likelihood(
     positions=None,
     position_margin: float = 0.3,
     psf_mode: str = "exact",
+    known_datasets: Sequence[str] = (),
 ) -> dict:
     """Add the likelihood terms of several datasets to the current PyMC model.
 
@@ -129,6 +130,10 @@ def add_likelihood(
         source position), or gammapy's discretisation (point sources spread over 4 pixels,
         pixelised PSF kernel), which reproduces gammapy's npred per pixel (see
         :mod:`gammaprob.forward.kernel_mode`).
+    known_datasets : sequence of str
+        Names of the other datasets of the same likelihood that are not among
+        ``responses`` (flux points, for instance): a model restricted with
+        ``datasets_names`` may name them. A name in neither is an error.
 
     Returns
     -------
@@ -148,6 +153,7 @@ def add_likelihood(
     responses = _check_responses(responses)
     spectra, maps = _split(responses)
     names = [r.name for r in responses]
+    names += [n for n in known_datasets if n not in names]
     by_name = {r.name: r for r in responses}
     npreds = {}
     if maps:
