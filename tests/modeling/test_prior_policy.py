@@ -72,7 +72,7 @@ def test_catalog_errors_policy_uses_the_file_errors_and_fixes_those_without():
 def test_unknown_policy_and_k_without_catalog_errors():
     with pytest.raises(ValueError, match="did you mean 'broad'"):
         Models.from_yaml(GAMMAPY_FILE, prior_policy="braod")
-    with pytest.raises(ValueError, match="k= is used by prior_policy='catalog-errors' only"):
+    with pytest.raises(ValueError, match="k= is used by the 'catalog-errors' prior policy only"):
         Models.from_yaml(GAMMAPY_FILE, prior_policy="broad", k=2)
 
 

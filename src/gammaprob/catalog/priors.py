@@ -33,23 +33,20 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from gammaprob.modeling import Component, LogNormal, LogUniform, Normal, TruncatedNormal
-from gammaprob.modeling.prior import Prior
+from gammaprob.modeling import Component
+from gammaprob.modeling.prior_policy import DEFAULT_K, check_prior_policy, policy_prior
+from gammaprob.modeling.prior_policy import PRIOR_POLICIES as POLICIES
 
 __all__ = ["DEFAULT_K", "POLICIES", "apply_policy", "check_policy"]
 
 log = logging.getLogger(__name__)
 
-#: The named prior policies (``None`` means every parameter fixed).
-POLICIES = ("catalog-errors", "broad")
-#: Width of the ``"catalog-errors"`` priors, in units of the catalog's 1-sigma error.
-DEFAULT_K = 2.0
-_BROAD_FACTOR = 100.0
-_BROAD_ANGLE_DEG = 0.5
-
 
 def check_policy(policy: str | None, k: float | None) -> float:
     """Validate a policy name and return the width factor ``k`` it uses.
+
+    The catalog policies are the model-file policies of
+    :mod:`gammaprob.modeling.prior_policy` (same names, same priors).
 
     Parameters
     ----------
@@ -63,35 +60,7 @@ def check_policy(policy: str | None, k: float | None) -> float:
     float
         ``k`` (NaN for policies that do not use it).
     """
-    if policy is not None and policy not in POLICIES:
-        raise ValueError(f"unknown prior policy {policy!r}; expected None or one of {POLICIES}")
-    if k is not None and policy != "catalog-errors":
-        raise ValueError(f"k= is used by policy='catalog-errors' only, got policy={policy!r}")
-    if policy != "catalog-errors":
-        return math.nan
-    k = DEFAULT_K if k is None else float(k)
-    if not (math.isfinite(k) and k > 0):
-        raise ValueError(f"k must be a positive number, got {k}")
-    return k
-
-
-def _prior(policy: str, value: float, error: float, k: float, param) -> Prior:
-    lo, hi = param.bounds
-    unit = param.unit_string
-    if policy == "catalog-errors":
-        width = k * error
-        if lo == 0.0 and hi == math.inf and value > 0:
-            return LogNormal(math.log(value), width / value, unit=unit)
-        if lo == -math.inf and hi == math.inf:
-            return Normal(value, width, unit=unit)
-        return TruncatedNormal(value, width, lo, hi, unit=unit)
-    # broad
-    if lo >= 0.0 and value > 0:
-        return LogUniform(value / _BROAD_FACTOR, min(value * _BROAD_FACTOR, hi), unit=unit)
-    width = _BROAD_ANGLE_DEG if param.unit.physical_type == "angle" else 1.0
-    if lo == -math.inf and hi == math.inf:
-        return Normal(value, width, unit=unit)
-    return TruncatedNormal(value, width, lo, hi, unit=unit)
+    return check_prior_policy(policy, k)
 
 
 def apply_policy(
@@ -129,7 +98,7 @@ def apply_policy(
         if not usable:
             fixed.append(prefix + name)
             continue
-        prior = _prior(policy, param.value, float(error), k, param)
+        prior = policy_prior(policy, param, float(error), k)
         param.set(prior)
         priors[prefix + name] = repr(prior)
     return {"priors": priors, "fixed": fixed}

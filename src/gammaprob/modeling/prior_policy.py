@@ -59,10 +59,10 @@ def check_prior_policy(policy: str | None, k: float | None = None) -> float:
         close = difflib.get_close_matches(str(policy), PRIOR_POLICIES, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
-            f"unknown prior_policy {policy!r}{hint}; expected None or one of {PRIOR_POLICIES}"
+            f"unknown prior policy {policy!r}{hint}; expected None or one of {PRIOR_POLICIES}"
         )
     if k is not None and policy != "catalog-errors":
-        raise ValueError(f"k= is used by prior_policy='catalog-errors' only, got {policy!r}")
+        raise ValueError(f"k= is used by the 'catalog-errors' prior policy only, got {policy!r}")
     if policy != "catalog-errors":
         return math.nan
     k = DEFAULT_K if k is None else float(k)
