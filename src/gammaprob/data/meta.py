@@ -129,6 +129,8 @@ class ObservationMeta:
         ra, dec = _float(header, "RA_OBJ", path, hdu), _float(header, "DEC_OBJ", path, hdu)
         target = None if ra is None or dec is None else SkyCoord(ra, dec, unit="deg", frame="icrs")
         obs_id = header.get("OBS_ID")
+        if isinstance(obs_id, str) and not obs_id.strip().lstrip("+-").isdigit():
+            obs_id = None  # HAWC: "chunks 103 - 133" (the id comes from the observation index)
         return cls(
             obs_id=None if obs_id is None else int(obs_id),
             telescope=_text(header, "TELESCOP"),

@@ -16,6 +16,7 @@ from ._irf_eval import (
     observation_times,
     pad_offset,
 )
+from ._map_irfs import interp_irf_map, is_map_irf, transit_number
 from .spectrum import _check_selection, pointing_of
 from .template import MapTemplate
 
@@ -32,21 +33,48 @@ class MapDatasetMaker:
     selection : sequence of str, optional
         Products among ``counts``, ``exposure``, ``background``, ``psf``, ``edisp``
         (default: all).
+    transits : float or Map, optional
+        Number of source transits, for observations whose IRFs are sky maps per transit
+        (HAWC): a number, or a map of the number of transits read at the dataset's centre
+        (HAWC's ``irfs/TransitsMap_<source>.fits.gz``). Exposure and background are
+        multiplied by it. Required for such observations, unused otherwise.
 
     Notes
     -----
     The PSF and energy dispersion are a :class:`~gammaprob.irf.irf_maps.PSFMap` and an
     :class:`~gammaprob.irf.irf_maps.EDispKernelMap` on the coarse IRF geometry of the
     template, each with the exposure at those pixels.
+
+    Observations with map-type IRFs (HAWC's effective area, background, PSF per
+    reconstructed energy and energy-dispersion kernels as sky maps) are reduced by
+    interpolating those maps onto the template's geometries (see
+    :mod:`gammaprob.makers._map_irfs`): exposure on the counts image with the true-energy
+    axis, background counts on the counts geometry (its energy axis must be the map's),
+    PSF (axes ``rad`` and the map's energy axis) and energy dispersion on the coarse IRF
+    geometry, without exposure maps; exposure and background are then multiplied by
+    ``transits``, as gammapy's HAWC tutorial does.
     """
 
     tag = "MapDatasetMaker"
 
-    def __init__(self, selection=None) -> None:
+    def __init__(self, selection=None, transits=None) -> None:
         self.selection = _check_selection(selection, _SELECTION, self.tag)
+        if transits is not None and not isinstance(transits, Map):
+            transits = transit_number(transits, None)
+        self.transits = transits
 
     def __repr__(self) -> str:
-        return f"{self.tag}(selection={list(self.selection)})"
+        extra = "" if self.transits is None else f", transits={self.transits!r}"
+        return f"{self.tag}(selection={list(self.selection)}{extra})"
+
+    def _transits(self, template: MapTemplate, observation) -> float:
+        if self.transits is None:
+            raise ValueError(
+                f"observation {observation.obs_id} has IRF maps per transit (HAWC): give "
+                f"{self.tag}(transits=...), the number of transits or the transit map (e.g. "
+                "Map.read('$GAMMAPY_DATA/hawc/crab_events_pass4/irfs/TransitsMap_Crab.fits.gz'))"
+            )
+        return transit_number(self.transits, template.geom.center_skydir)
 
     @staticmethod
     def make_counts(template: MapTemplate, observation) -> Map:
@@ -56,12 +84,21 @@ class MapDatasetMaker:
         counts.fill_by_coord({"skycoord": events.radec, "energy": events.energy})
         return counts
 
-    @staticmethod
-    def make_exposure(template: MapTemplate, observation, geom=None) -> Map:
+    def make_exposure(self, template: MapTemplate, observation, geom=None) -> Map:
         """Exposure (m2 s) at the pixel centres of ``geom`` (default: the template's)."""
         if observation.aeff is None:
             raise ValueError(f"observation {observation.obs_id} has no effective area")
         geom = template.geom_exposure if geom is None else geom
+        if is_map_irf(observation.aeff):
+            aeff = observation.aeff
+            if not aeff.unit.is_equivalent(u.m**2 * u.s):
+                raise ValueError(
+                    f"observation {observation.obs_id}: the effective-area map has unit "
+                    f"{aeff.unit}, expected an exposure per transit (area x time, e.g. cm2 s)"
+                )
+            data = interp_irf_map(aeff, geom, what="effective-area")
+            data *= aeff.unit.to(u.m**2 * u.s) * self._transits(template, observation)
+            return Map(geom, data=data, unit="m2 s")
         _, livetime = observation_times(observation)
         image = geom.to_image()
         offset = image.separation(pointing_of(observation)).to_value(u.deg)
@@ -69,8 +106,7 @@ class MapDatasetMaker:
         data = exposure_values(observation.aeff, offset, energy, livetime)
         return Map(geom, data=data, unit="m2 s")
 
-    @staticmethod
-    def make_background(template: MapTemplate, observation) -> Map:
+    def make_background(self, template: MapTemplate, observation) -> Map:
         """Predicted background counts from the background IRF."""
         bkg = observation.bkg
         if bkg is None:
@@ -78,6 +114,15 @@ class MapDatasetMaker:
                 f"observation {observation.obs_id} has no background IRF: drop 'background' "
                 "from the selection (and use a ring or reflected-regions background)"
             )
+        if is_map_irf(bkg):
+            if not bkg.unit.is_equivalent(u.dimensionless_unscaled):
+                raise ValueError(
+                    f"observation {observation.obs_id}: the background map has unit {bkg.unit}, "
+                    "expected counts per transit (no unit)"
+                )
+            data = interp_irf_map(bkg, template.geom, what="background", preserve_counts=True)
+            data *= bkg.unit.to(u.dimensionless_unscaled) * self._transits(template, observation)
+            return Map(template.geom, data=data, unit="")
         bkg = fill_missing_energy(bkg)
         if "offset" in bkg.axes.names:
             bkg = pad_offset(bkg)
@@ -95,39 +140,56 @@ class MapDatasetMaker:
         )
         return Map(template.geom, data=data, unit="")
 
-    @staticmethod
-    def _irf_exposure(template: MapTemplate, observation) -> Map:
+    def _irf_exposure(self, template: MapTemplate, observation) -> Map:
         image = template.geom_irf_image
-        return MapDatasetMaker.make_exposure(
-            template, observation, image.to_cube([template.energy_axis_true])
-        )
+        return self.make_exposure(template, observation, image.to_cube([template.energy_axis_true]))
 
-    @staticmethod
-    def make_edisp(template: MapTemplate, observation) -> EDispKernelMap:
-        """Energy-dispersion kernels per pixel of the coarse IRF geometry."""
+    def make_edisp(self, template: MapTemplate, observation) -> EDispKernelMap:
+        """Energy-dispersion kernels per pixel of the coarse IRF geometry.
+
+        A kernel map (HAWC) is interpolated onto the coarse IRF geometry with the
+        template's reconstructed and true energy axes (no exposure map).
+        """
         if observation.edisp is None:
             raise ValueError(f"observation {observation.obs_id} has no energy dispersion")
+        if is_map_irf(observation.edisp):
+            geom = template.geom_irf_image.to_cube(
+                [template.energy_axis, template.energy_axis_true]
+            )
+            data = interp_irf_map(observation.edisp, geom, what="energy-dispersion")
+            return EDispKernelMap(Map(geom, data=data, unit=""))
         return EDispKernelMap.from_edisp(
             observation.edisp,
             pointing_of(observation),
             template.geom_irf_image,
             template.energy_axis,
             template.energy_axis_true,
-            MapDatasetMaker._irf_exposure(template, observation),
+            self._irf_exposure(template, observation),
         )
 
-    @staticmethod
-    def make_psf(template: MapTemplate, observation) -> PSFMap:
-        """PSF per pixel of the coarse IRF geometry, normalised over the template's rad axis."""
-        if observation.psf is None:
+    def make_psf(self, template: MapTemplate, observation) -> PSFMap:
+        """PSF per pixel of the coarse IRF geometry, normalised over the template's rad axis.
+
+        A PSF map (HAWC: per reconstructed energy) is interpolated onto the coarse IRF
+        geometry with the template's rad axis and the energy axis of the same kind
+        (reconstructed or true), without renormalisation and without exposure map.
+        """
+        psf = observation.psf
+        if psf is None:
             raise ValueError(f"observation {observation.obs_id} has no PSF")
+        if is_map_irf(psf):
+            names = psf.geom.axes.names
+            energy = template.energy_axis if "energy" in names else template.energy_axis_true
+            geom = template.geom_irf_image.to_cube([template.rad_axis, energy])
+            data = interp_irf_map(psf, geom, what="PSF")
+            return PSFMap(Map(geom, data=data * psf.unit.to("sr-1"), unit="sr-1"))
         return PSFMap.from_psf(
-            observation.psf,
+            psf,
             pointing_of(observation),
             template.geom_irf_image,
             template.energy_axis_true,
             template.rad_axis,
-            MapDatasetMaker._irf_exposure(template, observation),
+            self._irf_exposure(template, observation),
         )
 
     def run(self, template: MapTemplate, observation) -> MapDataset:
