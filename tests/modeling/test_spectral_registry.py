@@ -209,9 +209,12 @@ def _with_values(model, values):
 
 
 @pytest.mark.requires_gammapy
-@pytest.mark.parametrize("tag", [t for t in SPECTRAL if t != "EBLAbsorption"])
+@pytest.mark.parametrize(
+    "tag", [t for t in SPECTRAL if t not in ("EBLAbsorption", "DarkMatterAnnihilation")]
+)
 def test_equals_gammapy(tag, rng, gammapy_models):
-    """EBL absorption is compared in test_ebl.py (gammapy keeps its tables in float32)."""
+    """EBL absorption is compared in test_ebl.py (gammapy keeps its tables in float32), dark
+    matter in test_dark_matter.py (gammapy's parameter is a scale of 3e-26 cm3 s-1)."""
     for _ in range(3):
         model = make(registered("spectral")[tag])
         _with_values(model, _random_values(model, rng))

@@ -9,6 +9,7 @@ Spatial and temporal components live in ``modeling.spatial`` / ``modeling.tempor
 
 from . import spatial, spectral, temporal
 from .component import REGISTRY, Component, get_component, register, registered
+from .dark_matter import DarkMatterAnnihilation, jfactor_prior, read_annihilation_table
 from .ebl import EBL_MODELS, EBLAbsorption, EBLTable, read_ebl_table
 from .hierarchy import HierarchicalPrior, Hierarchy, check_hierarchies
 from .models import Models
@@ -36,6 +37,7 @@ __all__ = [
     "REGISTRY",
     "Cauchy",
     "Component",
+    "DarkMatterAnnihilation",
     "DatasetSystematics",
     "EBLAbsorption",
     "EBLTable",
@@ -64,7 +66,9 @@ __all__ = [
     "check_hierarchies",
     "describe_priors",
     "get_component",
+    "jfactor_prior",
     "prior_predictive_spectrum",
+    "read_annihilation_table",
     "read_ebl_table",
     "register",
     "registered",
