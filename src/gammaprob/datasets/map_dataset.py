@@ -21,6 +21,7 @@ import astropy.units as u
 import numpy as np
 
 from ._checks import as_background, as_counts, as_nonnegative, frozen
+from ._plots import DatasetPlots
 
 if TYPE_CHECKING:
     from astropy.coordinates import SkyCoord
@@ -60,7 +61,7 @@ def _frozen_map(m: Map, data: np.ndarray) -> Map:
 
 
 @dataclass(frozen=True, eq=False, repr=False, kw_only=True)
-class MapDataset:
+class MapDataset(DatasetPlots):
     """Binned counts cube with its response: the input of a 3D (or 2D) analysis.
 
     Parameters
@@ -316,31 +317,6 @@ class MapDataset:
         from .map_io import write_map_dataset
 
         write_map_dataset(self, path, overwrite=overwrite)
-
-    # ---- plots (gammaprob.visualization.datasets; matplotlib imported lazily) ---------------
-    def peek(self):
-        """Quick-look figure (see :func:`gammaprob.visualization.datasets.peek`)."""
-        from gammaprob.visualization.datasets import peek
-
-        return peek(self)
-
-    def plot_excess(self, ax=None, **kwargs):
-        """Excess counts (see :func:`gammaprob.visualization.datasets.plot_excess`)."""
-        from gammaprob.visualization.datasets import plot_excess
-
-        return plot_excess(self, ax=ax, **kwargs)
-
-    def plot_fit(self, models, result=None, axes=None, method: str = "diff"):
-        """Plot counts, prediction and residuals (:func:`gammaprob.visualization.datasets.plot_fit`)."""
-        from gammaprob.visualization.datasets import plot_fit
-
-        return plot_fit(self, models, result=result, axes=axes, method=method)
-
-    def plot_residuals(self, models, result=None, method: str = "diff", ax=None, **kwargs):
-        """Residuals (see :func:`gammaprob.visualization.datasets.plot_residuals`)."""
-        from gammaprob.visualization.datasets import plot_residuals
-
-        return plot_residuals(self, models, result=result, method=method, ax=ax, **kwargs)
 
     def _repr_lines(self) -> list[str]:
         geom = self.geom

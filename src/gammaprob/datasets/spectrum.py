@@ -36,6 +36,7 @@ from ._checks import (
     check_axis,
     frozen,
 )
+from ._plots import DatasetPlots
 
 __all__ = ["SpectrumDataset", "SpectrumDatasetOnOff"]
 
@@ -44,7 +45,7 @@ _EDISP_ROW_SUM_TOL = 1e-3
 
 
 @dataclass(frozen=True, eq=False, repr=False, kw_only=True)
-class SpectrumDataset:
+class SpectrumDataset(DatasetPlots):
     """Counts spectrum with exposure, energy dispersion and a predicted background.
 
     Parameters
@@ -266,31 +267,6 @@ class SpectrumDataset:
         from .spectrum_io import write_ogip
 
         write_ogip(self, path, overwrite=overwrite)
-
-    # ---- plots (gammaprob.visualization.datasets; matplotlib imported lazily) ---------------
-    def peek(self):
-        """Quick-look figure (see :func:`gammaprob.visualization.datasets.peek`)."""
-        from gammaprob.visualization.datasets import peek
-
-        return peek(self)
-
-    def plot_excess(self, ax=None, **kwargs):
-        """Excess counts (see :func:`gammaprob.visualization.datasets.plot_excess`)."""
-        from gammaprob.visualization.datasets import plot_excess
-
-        return plot_excess(self, ax=ax, **kwargs)
-
-    def plot_fit(self, models, result=None, axes=None, method: str = "diff"):
-        """Plot counts, prediction and residuals (:func:`gammaprob.visualization.datasets.plot_fit`)."""
-        from gammaprob.visualization.datasets import plot_fit
-
-        return plot_fit(self, models, result=result, axes=axes, method=method)
-
-    def plot_residuals(self, models, result=None, method: str = "diff", ax=None, **kwargs):
-        """Residuals (see :func:`gammaprob.visualization.datasets.plot_residuals`)."""
-        from gammaprob.visualization.datasets import plot_residuals
-
-        return plot_residuals(self, models, result=result, method=method, ax=ax, **kwargs)
 
     def _repr_lines(self) -> list[str]:
         axis, axis_true = self.energy_axis, self.energy_axis_true
