@@ -141,7 +141,7 @@ ERRORS = [
         None,
         f"{_D0}.type",
         "spectra",
-        "datasets[0].type: expected one of spectrum, map, ogip, map-file, flux-points "
+        "datasets[0].type: expected one of spectrum, map, hawc-dl3, ogip, map-file, flux-points "
         "(got 'spectra')",
     ),
     (None, f"{_D0}.type", _DELETE, "datasets[0].type: required key is missing: one of spectrum"),
@@ -180,7 +180,7 @@ ERRORS = [
     (None, f"{_D0}.observations.obs_ids", ["a"], "obs_ids[0]: input should be a valid integer"),
     (None, "datasets", [], "datasets: list should have at least 1 item"),
     (_MULTI, "datasets.1.name", "hess", "datasets: block names must be unique, repeated: ['hess']"),
-    (_MULTI, "datasets.2.files", [], "datasets[2].files: list should have at least 1 item"),
+    (_MULTI, "datasets.2.file", _DELETE, "datasets[2].file: required key is missing"),
     (
         _MULTI,
         "datasets.3.sed_type",

@@ -34,6 +34,7 @@ from typing import Any
 from .config import (
     AnalysisConfig,
     FluxPointsDatasetConfig,
+    HawcDL3DatasetConfig,
     MapDatasetConfig,
     MapFileDatasetConfig,
     OGIPDatasetConfig,
@@ -334,6 +335,106 @@ class Analysis:
             bkg = mk.FoVBackgroundMaker(method=background.fov_method, exclusion_mask=exclusion)
         return template, [mk.MapDatasetMaker(), safe, bkg]
 
+    def _hawc_inputs(self, block) -> tuple[Path, dict, Any]:
+        """Release folder, ``{fHit bin: DataStore}`` and the transits (number or Map)."""
+        from ..data import DataStore
+        from ..maps import Map
+
+        folder = self._path(block.datastore)
+        if not folder.is_dir():
+            raise AnalysisError(f"datasets[{block.name}].datastore: no folder {folder}")
+        stores = {}
+        for fhit in block.fhit_bins:
+            try:
+                stores[fhit] = DataStore.from_hawc(
+                    folder, fhit_bin=fhit, estimator=block.estimator, source=block.source
+                )
+            except (OSError, ValueError) as exc:
+                raise AnalysisError(f"datasets[{block.name}].fhit_bins: bin {fhit}: {exc}") from exc
+        transits: Any = block.transits
+        if isinstance(transits, str):
+            path = self._path(transits)
+            path = path if path.is_absolute() else folder / path
+            if not path.is_file():
+                raise AnalysisError(f"datasets[{block.name}].transits: no file {path}")
+            transits = Map.read(path)
+        return folder, stores, transits
+
+    def _hawc_key(self, block, stores: dict) -> str:
+        from ..data.hdu_index import HDU_TYPES
+        from ..inference import file_hash
+
+        files = {}
+        for store in stores.values():
+            for obs_id in store.obs_ids:
+                for hdu_type in HDU_TYPES:
+                    location = store.hdu_index.location(obs_id, hdu_type)
+                    if location is not None:
+                        path = Path(location.path)
+                        files.setdefault(path.name, file_hash(path))
+        if isinstance(block.transits, str):
+            folder = self._path(block.datastore)
+            path = self._path(block.transits)
+            path = path if path.is_absolute() else folder / path
+            files.setdefault(path.name, file_hash(path))
+        payload = {
+            "cache_version": CACHE_VERSION,
+            "block": block.model_dump(mode="json"),
+            "files": dict(sorted(files.items())),
+        }
+        text = json.dumps(payload, sort_keys=True)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def _hawc_datasets(self, block) -> list:
+        """Reduce each fHit bin of a HAWC DL3 block to a 3D dataset (or reuse the cache)."""
+        from .. import makers as mk
+        from ..maps import WcsGeom
+
+        _, stores, transits = self._hawc_inputs(block)
+        key = self._hawc_key(block, stores)
+        cached = self._read_cache(block, key)
+        if cached is not None:
+            log.info("%s: inputs unchanged (%s): reduction reused", block.name, key)
+            self.reduction[block.name] = {"key": key, "reused": True}
+            return cached
+        g = block.geom
+        maker = mk.MapDatasetMaker(transits=transits)
+        safe = mk.SafeMaskMaker(
+            block.safe_mask.methods,
+            aeff_percent=block.safe_mask.aeff_percent,
+            bias_percent=block.safe_mask.bias_percent,
+        )
+        datasets = []
+        for fhit, store in stores.items():
+            if len(store.obs_ids) != 1:
+                raise AnalysisError(
+                    f"datasets[{block.name}]: fHit bin {fhit} has {len(store.obs_ids)} "
+                    "observations, expected the release's one"
+                )
+            obs = store.obs(store.obs_ids[0])
+            energy = obs.bkg.geom.axes["energy"]
+            energy_true = (
+                obs.aeff.geom.axes["energy_true"]
+                if block.energy_axis_true is None
+                else block.energy_axis_true.to_axis("energy_true")
+            )
+            geom = WcsGeom.create(
+                skydir=(g.lon, g.lat),
+                frame=g.frame,
+                width=g.width,
+                binsz=g.binsz,
+                proj=g.projection,
+                axes=[energy],
+            )
+            template = mk.MapTemplate(geom, energy_true, name=f"{block.name}-fhit{fhit}")
+            dataset = safe.run(maker.run(template, obs), obs)
+            datasets.append(dataset.replace(name=template.name))
+        self._write_cache(block, key, datasets)
+        out = self._read_cache(block, key)
+        log.info("%s: reduced %d fHit bin(s) (%s)", block.name, len(out), key)
+        self.reduction[block.name] = {"key": key, "reused": False}
+        return out
+
     def _exclusion_mask(self, block, center, geom=None):
         """Exclusion mask (True = usable) from the block's circles, or None without circles."""
         if not block.exclusion_regions:
@@ -395,6 +496,8 @@ class Analysis:
                         out = self._read_cache(block, key)
                         log.info("%s: reduced %d dataset(s) (%s)", block.name, len(out), key)
                         self.reduction[block.name] = {"key": key, "reused": False}
+                elif isinstance(block, HawcDL3DatasetConfig):
+                    out = self._hawc_datasets(block)
                 elif isinstance(block, OGIPDatasetConfig):
                     out = []
                     files = [self._path(f) for f in block.files]

@@ -47,6 +47,7 @@ __all__ = [
     "EnergyRangeConfig",
     "FluxPointsDatasetConfig",
     "FluxPointsProductConfig",
+    "HawcDL3DatasetConfig",
     "LightCurveProductConfig",
     "LikelihoodConfig",
     "MapDatasetConfig",
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 #: ``type`` values of a dataset block.
-DATASET_TYPES = ("spectrum", "map", "ogip", "map-file", "flux-points")
+DATASET_TYPES = ("spectrum", "map", "hawc-dl3", "ogip", "map-file", "flux-points")
 #: Background methods of DL3 reductions.
 BACKGROUND_METHODS = ("reflected", "wobble", "ring", "fov")
 #: Safe-mask methods (:class:`gammaprob.makers.SafeMaskMaker`).
@@ -387,6 +388,67 @@ class MapDatasetConfig(_DatasetBase):
         return self
 
 
+class HawcDL3DatasetConfig(_DatasetBase):
+    """HAWC's DL3 release: one 3D dataset per fHit bin (IRF maps per transit)."""
+
+    type: Literal["hawc-dl3"] = Field(description="hawc-dl3: HAWC DL3 -> one 3D dataset per bin")
+    datastore: str = Field(
+        "$GAMMAPY_DATA/hawc/crab_events_pass4",
+        description="Release folder with hdu-/obs-index-table-<estimator>-<source>.fits.gz "
+        "($GAMMAPY_DATA, ~ expanded)",
+    )
+    source: str = Field("Crab", description="Source part of the index file names (default Crab)")
+    estimator: Literal["NN", "GP"] = Field(
+        "NN",
+        description="Energy estimator: NN (default) or GP (they share events: never both jointly)",
+    )
+    fhit_bins: list[int] = Field(
+        min_length=1,
+        description="fHit bins, one dataset '<name>-fhit<n>' each (the public Crab data: 5-9)",
+    )
+    transits: float | str = Field(
+        "irfs/TransitsMap_Crab.fits.gz",
+        description="Number of source transits, or a transit map file (relative to datastore; "
+        "read at the map centre) by which exposure and background are multiplied",
+    )
+    geom: WcsGeomConfig = Field(description="Sky geometry")
+    energy_axis_true: EnergyAxisConfig | None = Field(
+        None,
+        description="True energy axis (default: the effective-area map's); the reconstructed "
+        "axis is always the background map's (background counts are per bin of it)",
+    )
+    safe_mask: SafeMaskConfig = Field(
+        default_factory=lambda: SafeMaskConfig(methods=["aeff-max"]),
+        description="Safe energy range (default aeff-max at 10 percent, as gammapy's tutorial)",
+    )
+
+    @field_validator("fhit_bins")
+    @classmethod
+    def _bins(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"fHit bins must be unique, got {value}")
+        if any(b < 1 for b in value):
+            raise ValueError(f"fHit bins are positive integers, got {value}")
+        return value
+
+    @field_validator("transits")
+    @classmethod
+    def _transits(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not value > 0:
+            raise ValueError(f"the number of transits must be positive, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _safe(self) -> HawcDL3DatasetConfig:
+        needs_obs = {"aeff-default", "offset-max"} & set(self.safe_mask.methods)
+        if needs_obs:
+            raise ValueError(
+                f"safe_mask.methods {sorted(needs_obs)} need a pointing and DL3 energy "
+                "thresholds, which HAWC's release has not: use aeff-max, edisp-bias, bkg-peak"
+            )
+        return self
+
+
 class OGIPDatasetConfig(_DatasetBase):
     """DL4: on/off spectra from OGIP files (PHA with its ARF, RMF and BKG)."""
 
@@ -419,6 +481,7 @@ class FluxPointsDatasetConfig(_DatasetBase):
 DatasetConfig = Annotated[
     SpectrumDatasetConfig
     | MapDatasetConfig
+    | HawcDL3DatasetConfig
     | OGIPDatasetConfig
     | MapFileDatasetConfig
     | FluxPointsDatasetConfig,
@@ -740,6 +803,7 @@ _REFERENCE_BLOCKS = (
     ("top level", AnalysisConfig),
     ("datasets[]: type spectrum (DL3 -> 1D)", SpectrumDatasetConfig),
     ("datasets[]: type map (DL3 -> 3D)", MapDatasetConfig),
+    ("datasets[]: type hawc-dl3 (HAWC DL3 -> 3D per fHit bin)", HawcDL3DatasetConfig),
     ("datasets[]: type ogip (DL4)", OGIPDatasetConfig),
     ("datasets[]: type map-file (DL4)", MapFileDatasetConfig),
     ("datasets[]: type flux-points (DL5)", FluxPointsDatasetConfig),

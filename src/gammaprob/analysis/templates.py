@@ -52,7 +52,7 @@ TEMPLATE_1D = (
 name: Crab 1D (H.E.S.S. DR1)
 datasets:
   - name: hess                 # block name; the dataset names derive from it
-    type: spectrum             # spectrum | map | ogip | map-file | flux-points
+    type: spectrum             # spectrum | map | hawc-dl3 | ogip | map-file | flux-points
 """
     + _HESS_OBSERVATIONS
     + """\
@@ -124,7 +124,8 @@ models:
 TEMPLATE_MULTI = (
     """\
 # gammaprob analysis: several instruments, one Crab model (energy-scale systematics for the
-# Cherenkov telescopes). Every block adds its datasets to one joint likelihood.
+# Cherenkov telescopes). Every block adds its datasets to one joint likelihood. HAWC's DL3
+# events can replace its flux points: type hawc-dl3 with fhit_bins and a geom (see the docs).
 name: Crab, several instruments
 datasets:
   - name: hess                 # DL3, full-enclosure IRFs: 1D, reflected regions
@@ -147,12 +148,9 @@ datasets:
     energy_axis_true: {min: 0.05, max: 30, nbins: 40}
     background: {method: wobble, n_off_regions: 1}   # OFF at the opposite wobble position
     safe_mask: {methods: [aeff-default]}
-  - name: veritas              # DL4: OGIP spectra; fit range [min, max]
-    type: ogip
-    files:
-      - $GAMMAPY_DATA/joint-crab/spectra/veritas/pha_obs54809.fits
-      - $GAMMAPY_DATA/joint-crab/spectra/veritas/pha_obs57993.fits
-    energy_range: {min: 0.15, max: 30, unit: TeV}
+  - name: fermi                # DL4: Fermi-LAT 3FHL map dataset (its background map fixed)
+    type: map-file
+    file: $GAMMAPY_DATA/fermi-3fhl-crab/Fermi-LAT-3FHL_data_Fermi-LAT.fits
   - name: hawc                 # DL5: flux points
     type: flux-points
     file: $GAMMAPY_DATA/hawc/crab_flux/HAWC19_flux_points.fits
@@ -164,7 +162,6 @@ models:
   systematics:           # per dataset block: 1-sigma relative energy scale (no entry: none)
     hess: {energy_scale: 0.15}
     magic: {energy_scale: 0.15}
-    veritas: {energy_scale: 0.15}
 """
     + _COMMON_TAIL
 )
