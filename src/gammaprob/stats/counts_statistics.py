@@ -2,8 +2,8 @@
 
 References
 ----------
-.. [LiMa1983] T.-P. Li and Y.-Q. Ma, "Analysis methods for results in gamma-ray
-   astronomy", ApJ 272, 317 (1983).
+- [LiMa1983] T.-P. Li and Y.-Q. Ma, "Analysis methods for results in gamma-ray
+  astronomy", ApJ 272, 317 (1983).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["cash_significance", "excess", "excess_error", "li_ma_significance"]
 
 
 def excess(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike) -> np.ndarray:
-    r"""Excess counts ``n_on - alpha n_off`` ([LiMa1983]_ eq. 2).
+    r"""Excess counts ``n_on - alpha n_off`` ([LiMa1983] eq. 2).
 
     Parameters
     ----------
@@ -35,7 +35,7 @@ def excess(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike) -> np.ndarray:
 
 
 def excess_error(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike) -> np.ndarray:
-    r"""Symmetric 1-sigma error of the excess, ``sqrt(n_on + alpha^2 n_off)`` ([LiMa1983]_ eq. 3).
+    r"""Symmetric 1-sigma error of the excess, ``sqrt(n_on + alpha^2 n_off)`` ([LiMa1983] eq. 3).
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ def excess_error(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike) -> np.ndar
 
 
 def li_ma_significance(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike) -> np.ndarray:
-    r"""Signed Li & Ma significance ([LiMa1983]_ eq. 17).
+    r"""Signed Li & Ma significance ([LiMa1983] eq. 17).
 
     .. math::
 

@@ -6,12 +6,12 @@ terms, see each function). They are the numpy reference for the pytensor likelih
 
 References
 ----------
-.. [Cash1979] W. Cash, "Parameter estimation in astronomy through application of the
-   likelihood ratio", ApJ 228, 939 (1979).
-.. [XSPEC] XSPEC manual, appendix B "Statistics in XSPEC", section "Poisson data with
-   Poisson background (cstat / W statistic)",
-   https://heasarc.gsfc.nasa.gov/xanadu/xspec/manual/XSappendixStatistics.html
-.. [deNaurois2012] M. de Naurois, habilitation thesis (2012), p. 141.
+- [Cash1979] W. Cash, "Parameter estimation in astronomy through application of the
+  likelihood ratio", ApJ 228, 939 (1979).
+- [XSPEC] XSPEC manual, appendix B "Statistics in XSPEC", section "Poisson data with
+  Poisson background (cstat / W statistic)",
+  https://heasarc.gsfc.nasa.gov/xanadu/xspec/manual/XSappendixStatistics.html
+- [deNaurois2012] M. de Naurois, habilitation thesis (2012), p. 141.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def cash(
     n_on: ArrayLike, mu_on: ArrayLike, truncation_value: float | None = TRUNCATION_VALUE
 ) -> np.ndarray:
-    r"""Cash statistic for Poisson counts with a known expectation [Cash1979]_.
+    r"""Cash statistic for Poisson counts with a known expectation [Cash1979].
 
     .. math:: C = 2 \left(\mu - n \log \mu\right)
 
@@ -95,7 +95,7 @@ def cash(
 def cstat(
     n_on: ArrayLike, mu_on: ArrayLike, truncation_value: float = TRUNCATION_VALUE
 ) -> np.ndarray:
-    r"""C statistic: the Cash statistic shifted to be a goodness of fit [Cash1979]_.
+    r"""C statistic: the Cash statistic shifted to be a goodness of fit [Cash1979].
 
     .. math:: C = 2 \left[\mu - n + n (\log n - \log \mu)\right]
 
@@ -132,7 +132,7 @@ def get_wstat_mu_bkg(n_on: ArrayLike, n_off: ArrayLike, alpha: ArrayLike, mu_sig
     the pytensor WStat likelihood and the flux-point estimators all call it.
 
     Maximising the joint Poisson likelihood of ``n_on ~ Pois(mu_sig + alpha b)`` and
-    ``n_off ~ Pois(b)`` over ``b`` gives the positive root of a quadratic [XSPEC]_:
+    ``n_off ~ Pois(b)`` over ``b`` gives the positive root of a quadratic [XSPEC]:
 
     .. math::
 
@@ -220,7 +220,7 @@ def wstat(
     mu_bkg: ArrayLike | None = None,
     extra_terms: bool = True,
 ) -> np.ndarray:
-    r"""W statistic: Poisson ON counts with a Poisson-measured background [XSPEC]_.
+    r"""W statistic: Poisson ON counts with a Poisson-measured background [XSPEC].
 
     With ON expectation ``mu_sig + alpha b`` and OFF expectation ``b``:
 
@@ -231,7 +231,7 @@ def wstat(
 
     where ``b`` is the profiled background (:func:`get_wstat_mu_bkg`) unless given, and
     ``n log x`` is 0 where ``n = 0`` (this reproduces all zero-count cases of the XSPEC
-    definition, see [deNaurois2012]_). With ``extra_terms`` the model-independent
+    definition, see [deNaurois2012]). With ``extra_terms`` the model-independent
     :func:`get_wstat_gof_terms` are added, so ``W`` is zero for a perfect fit, as in
     XSPEC and gammapy.
 
