@@ -9,6 +9,7 @@ from .comparison import (
     log_evidence,
     loo,
 )
+from .criticism import LeaveOneGroupOut, leave_one_group_out
 from .diagnostics import ConvergenceReport, ConvergenceWarning, check_convergence
 from .model_checks import ImproperModelError, check_model, improper_variables
 from .optimize import find_map, fit_laplace
@@ -23,6 +24,7 @@ __all__ = [
     "ImproperModelError",
     "LOOResult",
     "LOOWarning",
+    "LeaveOneGroupOut",
     "SamplerNotInstalledError",
     "add_provenance",
     "build_model",
@@ -34,6 +36,7 @@ __all__ = [
     "find_map",
     "fit_laplace",
     "improper_variables",
+    "leave_one_group_out",
     "load_result",
     "log_evidence",
     "loo",

@@ -7,6 +7,13 @@ the unit left out is one bin of one observed term. (Leaving out the ON and OFF c
 bin together would leave that bin's latent background with only its prior.) Pareto-k values
 above 0.7 mean the importance-sampling estimate is unreliable for those observations; a
 :class:`LOOWarning` says so with advice.
+
+Per run and per instrument: ``loo(result, groups={dataset: label})`` pools the observations
+of the datasets that share a label (a run, an instrument) and reports one ELPD per label;
+:meth:`LOOResult.pareto_k_flags` tells, per label, how many observations have Pareto k above
+0.5 and 0.7 — a run or instrument with many high-k bins is in tension with the rest (its
+bins pull the posterior), which :func:`gammaprob.visualization.report` shows in its
+"PSIS-LOO" section.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ __all__ = [
 ]
 
 _K_MAX = 0.7
+_K_OK = 0.5
 _TOTAL = "total"
 
 
@@ -36,6 +44,40 @@ class LOOWarning(UserWarning):
 
 def _dataset_of(var: str) -> str:
     return var.split("::", 1)[0] if "::" in var else var
+
+
+def _group_pointwise(pointwise: dict, groups) -> dict:
+    """Pool the per-dataset pointwise values by group label (``{dataset: label}`` or callable)."""
+    import xarray as xr
+
+    if groups is None:
+        return pointwise
+    labels = {}
+    missing = []
+    for name in pointwise:
+        label = groups(name) if callable(groups) else groups.get(name)
+        if label is None:
+            missing.append(name)
+        labels[name] = str(label)
+    if missing:
+        raise ValueError(
+            f"groups has no label for dataset(s) {missing}; give every dataset of the result "
+            f"a run or instrument label (datasets: {sorted(pointwise)})"
+        )
+    if not callable(groups):
+        unknown = sorted(set(groups) - set(pointwise))
+        if unknown:
+            raise ValueError(
+                f"groups names dataset(s) {unknown} that are not in the result's "
+                f"log_likelihood group (datasets: {sorted(pointwise)})"
+            )
+    pooled: dict[str, list] = {}
+    for name, values in pointwise.items():
+        pooled.setdefault(labels[name], []).append(values)
+    return {
+        label: xr.concat(parts, dim="observation") if len(parts) > 1 else parts[0]
+        for label, parts in pooled.items()
+    }
 
 
 def _pointwise_by_dataset(result) -> dict:
@@ -100,6 +142,29 @@ class LOOResult:
     per_dataset: dict
     total: object
 
+    def pareto_k_flags(self):
+        """Return an astropy Table of Pareto-k flags per dataset (or group) and in total.
+
+        Columns: ``group``, ``n_obs``, ``k_max``, ``n_k_gt_0.5`` (estimate less accurate),
+        ``n_k_gt_0.7`` (unreliable: influential observations) and ``flag``: ``"good"``
+        (all k <= 0.5), ``"ok"`` (some in (0.5, 0.7]) or ``"bad"`` (some > 0.7). A run or
+        instrument flagged ``"bad"`` has bins the rest of the data do not predict: it is in
+        tension with them (or the model is mis-specified there).
+        """
+        from astropy.table import Table
+
+        rows = []
+        for name, elpd in [*self.per_dataset.items(), (_TOTAL, self.total)]:
+            k = np.asarray(elpd.pareto_k, dtype=float).ravel()
+            n_ok, n_bad = int(np.sum(k > _K_OK)), int(np.sum(k > _K_MAX))
+            flag = "bad" if n_bad else ("ok" if n_ok else "good")
+            rows.append((name, k.size, float(np.nanmax(k)), n_ok, n_bad, flag))
+        table = Table(
+            rows=rows, names=("group", "n_obs", "k_max", "n_k_gt_0.5", "n_k_gt_0.7", "flag")
+        )
+        table["k_max"].format = ".2f"
+        return table
+
     def table(self):
         """Return an astropy Table: elpd_loo, its standard error, p_loo, n and bad Pareto k."""
         from astropy.table import Table
@@ -126,23 +191,33 @@ class LOOResult:
         return "\n".join(["LOOResult", *self.table().pformat(max_lines=-1, max_width=-1)])
 
 
-def loo(result, *, warn: bool = True) -> LOOResult:
-    """PSIS-LOO cross-validation per dataset and overall.
+def loo(result, *, groups=None, warn: bool = True) -> LOOResult:
+    """PSIS-LOO cross-validation per dataset (or per run / instrument) and overall.
 
     Parameters
     ----------
     result : xarray.DataTree
         Sampling result with ``posterior`` and ``log_likelihood`` groups (variables named
         ``"<dataset>::<term>"``).
+    groups : mapping or callable, optional
+        ``{dataset name: label}`` (or ``label = groups(dataset name)``) pooling datasets by
+        run or instrument; every dataset needs a label. Default: one entry per dataset.
+        The left-out unit stays one bin of one observed term; only the reporting is pooled.
     warn : bool
         Emit a :class:`LOOWarning` when Pareto k > 0.7 for some observations.
 
     Returns
     -------
     LOOResult
-        ELPD per dataset and in total (``.table()`` for a summary).
+        ELPD per dataset (or group) and in total (``.table()`` for a summary,
+        ``.pareto_k_flags()`` for the flags).
+
+    Raises
+    ------
+    ValueError
+        No log-likelihood group, or ``groups`` missing a dataset or naming an unknown one.
     """
-    pointwise = _pointwise_by_dataset(result)
+    pointwise = _group_pointwise(_pointwise_by_dataset(result), groups)
     import xarray as xr
 
     per_dataset = {}

@@ -139,6 +139,43 @@ def _table_rows(summary) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _pareto_k_section(result, groups) -> tuple[list[str], list[list[str]]] | str:
+    """PSIS-LOO per dataset or group with Pareto-k flags, or a line saying why there is none."""
+    from ..inference.comparison import loo
+
+    if "log_likelihood" not in result.children:
+        return "No log-likelihood group in this result: PSIS-LOO was not computed."
+    try:
+        out = loo(result, groups=groups, warn=False)
+    except ValueError as exc:
+        if groups is not None:
+            raise
+        return f"PSIS-LOO was not computed: {exc}"
+    flags = out.pareto_k_flags()
+    elpd = {row["dataset"]: row for row in out.table()}
+    header = ["group", "elpd_loo", "se", "n_obs", "k_max", "k > 0.5", "k > 0.7", "flag"]
+    rows = [
+        [
+            str(row["group"]),
+            f"{elpd[row['group']]['elpd_loo']:.2f}",
+            f"{elpd[row['group']]['se']:.2f}",
+            str(row["n_obs"]),
+            f"{row['k_max']:.2f}",
+            str(row["n_k_gt_0.5"]),
+            str(row["n_k_gt_0.7"]),
+            str(row["flag"]),
+        ]
+        for row in flags
+    ]
+    return header, rows
+
+
+_LOO_NOTE = (
+    "Pareto k > 0.7 (flag 'bad'): bins the rest of the data do not predict; the run or "
+    "instrument is in tension with the others, or the model is mis-specified there."
+)
+
+
 def _check_ci_prob(ci_prob) -> float:
     if ci_prob is _REQUIRED:
         raise TypeError(
@@ -199,6 +236,7 @@ def report(
     figures: dict | None = None,
     title: str = "gammaprob posterior report",
     overwrite: bool = False,
+    loo_groups=None,
 ) -> Path:
     """Write a self-contained report of an inference result.
 
@@ -206,7 +244,10 @@ def report(
     settings, seed, datasets), the convergence checks, a summary table (
     equal-tailed intervals at ``ci_prob``), trace and rank plots, a pair plot, prior vs
     posterior (when a ``prior`` group exists) and any extra figures (e.g. the spectrum with
-    its posterior band and the posterior-predictive check per dataset).
+    its posterior band and the posterior-predictive check per dataset). When the result has
+    a ``log_likelihood`` group, a "PSIS-LOO" section lists the ELPD and the Pareto-k flags
+    per dataset (or per run / instrument with ``loo_groups``; see
+    :meth:`gammaprob.inference.LOOResult.pareto_k_flags`).
 
     Existing outputs are checked before any work: without ``overwrite`` an existing report
     file, or (Markdown) existing ``figure_NN.png`` files in ``<stem>_files/``, raise
@@ -233,6 +274,9 @@ def report(
         Report title.
     overwrite : bool
         Replace an existing report (and, for Markdown, its figure files).
+    loo_groups : mapping or callable, optional
+        ``{dataset: run or instrument label}`` for the PSIS-LOO section (see
+        :func:`gammaprob.inference.loo`); default one row per dataset.
 
     Returns
     -------
@@ -265,8 +309,9 @@ def report(
         images[name] = _figure_png(fig)
     provenance = _provenance(result.attrs)
     header, rows = _table_rows(summary)
+    loo_table = _pareto_k_section(result, loo_groups)
     if suffix == ".html":
-        text = _html(title, ci_prob, provenance, convergence, header, rows, images)
+        text = _html(title, ci_prob, provenance, convergence, header, rows, images, loo_table)
         with atomic_path(path, overwrite=overwrite) as tmp:
             tmp.write_text(text, encoding="utf-8")
         return path
@@ -280,7 +325,7 @@ def report(
             tmp.write_bytes(png)
         stale.discard(image)
         links[name] = f"{folder.name}/{image.name}"
-    text = _markdown(title, ci_prob, provenance, convergence, header, rows, links)
+    text = _markdown(title, ci_prob, provenance, convergence, header, rows, links, loo_table)
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     for old in stale:  # figures of an earlier, longer report that this one replaced
@@ -288,7 +333,7 @@ def report(
     return path
 
 
-def _html(title, ci_prob, provenance, convergence, header, rows, images) -> str:
+def _html(title, ci_prob, provenance, convergence, header, rows, images, loo_table) -> str:
     esc = html.escape
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -305,6 +350,17 @@ def _html(title, ci_prob, provenance, convergence, header, rows, images) -> str:
     ]
     parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows]
     parts.append("</table>")
+    parts.append("<h2>PSIS-LOO and Pareto k</h2>")
+    if isinstance(loo_table, str):
+        parts.append(f"<p>{esc(loo_table)}</p>")
+    else:
+        loo_header, loo_rows = loo_table
+        parts.append(f"<p>{esc(_LOO_NOTE)}</p><table><tr>")
+        parts.append("".join(f"<th>{esc(h)}</th>" for h in loo_header) + "</tr>")
+        for row in loo_rows:
+            css = " class='bad'" if row[-1] == "bad" else ""
+            parts.append(f"<tr{css}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+        parts.append("</table>")
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(
@@ -314,7 +370,7 @@ def _html(title, ci_prob, provenance, convergence, header, rows, images) -> str:
     return "\n".join(parts)
 
 
-def _markdown(title, ci_prob, provenance, convergence, header, rows, links) -> str:
+def _markdown(title, ci_prob, provenance, convergence, header, rows, links, loo_table) -> str:
     lines = [
         f"# {title}",
         "",
@@ -338,6 +394,14 @@ def _markdown(title, ci_prob, provenance, convergence, header, rows, links) -> s
         "|" + "---|" * len(header),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "## PSIS-LOO and Pareto k", ""]
+    if isinstance(loo_table, str):
+        lines.append(loo_table)
+    else:
+        loo_header, loo_rows = loo_table
+        lines += [_LOO_NOTE, "", "| " + " | ".join(loo_header) + " |"]
+        lines += ["|" + "---|" * len(loo_header)]
+        lines += ["| " + " | ".join(row) + " |" for row in loo_rows]
     for name, link in links.items():
         lines += ["", f"## {name}", "", f"![{name}]({link})"]
     return "\n".join(lines) + "\n"
