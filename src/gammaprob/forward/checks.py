@@ -51,6 +51,9 @@ class SourceRegion:
         Pixel size (deg).
     oversampling : int or None
         Sub-pixel factor of the model image (extended sources).
+    frame : str or None
+        Sky frame of ``centre`` (the dataset's); draws of a source in another frame are
+        rotated to it before they are compared. None: the source's frame.
     """
 
     dataset: str
@@ -61,6 +64,7 @@ class SourceRegion:
     reach: float | None = None
     pixel: float = 0.0
     oversampling: int | None = None
+    frame: str | None = None
 
 
 def register_regions(model, regions) -> None:
@@ -83,7 +87,15 @@ def _values(region: SourceRegion, draws: Mapping) -> dict | None:
     if not all(name in out for name in _POSITION):
         return None
     n = max((np.size(v) for v in out.values()), default=1)
-    return {name: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for name, v in out.items()}
+    out = {name: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for name, v in out.items()}
+    source_frame = getattr(region.spatial, "frame", None)
+    if region.frame is not None and source_frame is not None and source_frame != region.frame:
+        from gammaprob.forward.map_response import to_frame
+
+        out["lon_0"], out["lat_0"] = to_frame(
+            out["lon_0"], out["lat_0"], source_frame, region.frame
+        )
+    return out
 
 
 def _separation(lon, lat, lon_0, lat_0):

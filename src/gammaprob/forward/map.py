@@ -312,7 +312,14 @@ class MapFold:
                 near |= h <= np.sin(0.5 * np.deg2rad(radius)) ** 2
                 points.append(model)
                 regions.append(
-                    SourceRegion(response.name, model.name, spatial, tuple(centre), margin)
+                    SourceRegion(
+                        response.name,
+                        model.name,
+                        spatial,
+                        tuple(centre),
+                        margin,
+                        frame=response.frame,
+                    )
                 )
                 continue
             source = ExtendedSource.build(
@@ -338,6 +345,7 @@ class MapFold:
                         margin,
                         reach=margin + (180.0 if upper is None else float(upper.to_value("deg"))),
                         pixel=pixel,
+                        frame=response.frame,
                         oversampling=int(np.sqrt(source.lon_nodes.shape[1])),
                     )
                 )
