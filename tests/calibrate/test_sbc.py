@@ -99,3 +99,41 @@ def test_dask_workers_give_the_serial_ranks():
     parallel = run_sbc(_template(), _source(), n_workers=2, **kwargs)
     for name in serial.ranks:
         np.testing.assert_array_equal(serial.ranks[name], parallel.ranks[name])
+
+
+def test_simulated_counts_go_into_the_safe_mask_bins():
+    from gammaprob.calibrate.inject import with_simulated_data
+
+    template = _template(alpha=0.2)
+    mask = np.ones(8, bool)
+    mask[:2] = False
+    template = template.replace(mask_safe=mask)
+    (out,) = with_simulated_data(
+        [template], {"sim::counts": np.arange(6), "sim::counts_off": np.arange(6) + 10}
+    )
+    np.testing.assert_array_equal(np.asarray(out.counts)[2:], np.arange(6))
+    np.testing.assert_array_equal(np.asarray(out.counts)[:2], np.asarray(template.counts)[:2])
+    np.testing.assert_array_equal(np.asarray(out.counts_off)[2:], np.arange(6) + 10)
+    with pytest.raises(SBCError, match=r"sim::counts.*\(6,\)"):
+        with_simulated_data([template], {"sim::counts": np.arange(8)})
+
+
+def test_thinning_keeps_l_draws_spaced_by_the_autocorrelation_length():
+    from gammaprob.calibrate.sbc import _thin
+
+    posterior = np.arange(4000.0).reshape(4, 1000)
+    draws, enough = _thin(posterior, 100, ess=400.0)
+    assert enough and draws.size == 100
+    assert np.all(np.isin(draws % 10, [0]))  # stride ceil(4000 / 400) = 10 within each chain
+    draws, enough = _thin(posterior, 100, ess=50.0)
+    assert not enough and draws.size == 100
+
+
+def test_unsupported_dataset_is_refused_by_name():
+    from gammaprob.calibrate.inject import observed_names
+
+    class Fake:
+        name = "map-ds"
+
+    with pytest.raises(SBCError, match=r"'map-ds' of type Fake.*not supported"):
+        observed_names(Fake())

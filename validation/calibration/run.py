@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 import astropy.units as u
+import numpy as np
 import yaml
 
 HERE = Path(__file__).parent
@@ -126,11 +127,13 @@ def run_case(name: str, replications: int, draws: int, workers: int, seed: int) 
     summary["wall_time_s"] = round(time.perf_counter() - start, 1)
     summary["build_kwargs"] = dict(build_kwargs)
     if name == "upper_limit_1d":
-        ranks = result.ranks["src::amplitude"]
-        inside = ranks <= 0.95 * draws
+        # truth at or below the 95 % quantile of the L thinned draws: rank <= floor(0.95 L),
+        # which a calibrated posterior gives with probability (floor(0.95 L) + 1) / (L + 1)
         from gammaprob.calibrate import coverage
 
-        summary["upper_limit_95_coverage"] = coverage(inside, 0.95)
+        limit = int(np.floor(0.95 * draws))
+        inside = result.ranks["src::amplitude"] <= limit
+        summary["upper_limit_95_coverage"] = coverage(inside, (limit + 1) / (draws + 1))
     for kind in ("ranks", "ecdf"):
         axes = getattr(result, f"plot_{kind}")()
         axes[0].figure.tight_layout()
