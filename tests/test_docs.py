@@ -39,6 +39,8 @@ PUBLIC_PACKAGES = (
     "catalog",
     "analysis",
     "visualization",
+    "stats",
+    "calibrate",
 )
 
 
