@@ -80,12 +80,15 @@ def test_map_recovers_the_shared_scale_from_twenty_blazars(alpha_true):
 
 @pytest.mark.slow
 @pytest.mark.sampling
-def test_posterior_of_the_shared_scale_covers_the_truth():
+def test_posterior_of_the_shared_scale_is_near_the_truth():
     from gammaprob.inference import sample
 
     redshifts, datasets = _sample(20, 1.0, seed=11)
     models, _ = ebl_population_models(redshifts, _intrinsic, alpha_norm=Uniform(0.0, 3.0))
     result = sample(build_model(datasets, models), draws=500, tune=700, random_seed=2)
     alpha = np.asarray(result["posterior"]["b00::alpha_norm"]).ravel()
-    lo, hi = np.quantile(alpha, [0.025, 0.975])
-    assert lo < 1.0 < hi and hi - lo < 0.5
+    z = (np.median(alpha) - 1.0) / np.std(alpha)
+    # within 3 posterior standard deviations (a calibrated posterior fails this 0.3 % of the
+    # time; the 95 % coverage itself is measured over replications in validation/)
+    assert abs(z) < 3, (np.median(alpha), np.std(alpha))
+    assert np.std(alpha) < 0.15  # twenty blazars constrain the scale
