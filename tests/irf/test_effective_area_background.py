@@ -124,8 +124,17 @@ def test_rad_max_table_nearest_and_round_trip(tmp_path, offset_axis):
     energy = MapAxis.from_energy_bounds(0.1 * u.TeV, 100 * u.TeV, 3, name="energy")
     data = np.array([0.3, 0.2, 0.1])[:, None] * np.ones(6)
     rad_max = RadMax2D([energy, offset_axis], data)
-    value = rad_max.evaluate(energy=[0.05, 0.5, 1.1, 50, 500] * u.TeV, offset=1 * u.deg)
-    np.testing.assert_allclose(value.to_value(u.deg), [0.3, 0.3, 0.2, 0.1, 0.1])
+    energies = [0.05, 0.5, 1.1, 50, 500] * u.TeV
+    # gammapy's RadMax2D.evaluate: linear in log energy between bin centres, extrapolated to
+    # the table edges, 0 outside them
+    centres = np.log10([10**-0.5, 10**0.5, 10**1.5])
+    log_e = np.log10([0.5, 1.1, 50])
+    linear = np.interp(log_e, centres, [0.3, 0.2, 0.1])
+    linear[-1] = 0.1 - 0.1 * (log_e[-1] - centres[-1])  # extrapolated within the last bin
+    value = rad_max.evaluate(energy=energies, offset=1 * u.deg)
+    np.testing.assert_allclose(value.to_value(u.deg), [0.0, *linear, 0.0], rtol=1e-12)
+    nearest = rad_max.evaluate(energy=energies, offset=1 * u.deg, method="nearest")
+    np.testing.assert_allclose(nearest.to_value(u.deg), [0.0, 0.3, 0.2, 0.1, 0.0])
     path = tmp_path / "rad_max.fits"
     rad_max.write(path)
     back = read_irf(path, "RAD_MAX")

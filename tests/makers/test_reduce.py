@@ -102,7 +102,7 @@ def test_reduce_rejects_unknown_on_error(setup):
 def dask_client():
     distributed = pytest.importorskip("dask.distributed")
     with distributed.Client(
-        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
     ) as client:
         yield client
 

@@ -159,7 +159,9 @@ def _map(tasks: list, n_workers: int, client) -> list:
         from dask.distributed import Client, LocalCluster
 
         with (
-            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster,
+            LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
             Client(cluster) as local,
         ):
             return local.gather(local.map(_replicate, tasks, pure=False))

@@ -186,7 +186,7 @@ def reduce(
                 n_workers=int(n_workers),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
             ) as cluster,
             Client(cluster) as local,
         ):
