@@ -19,9 +19,9 @@ smallest bulk ESS of the three physical parameters; "ESS/s incl. compile" divide
 
 gammapy (same files, ranges and model; natural-log LogParabola, identical curve): the MINUIT
 fit + covariance in the process, and the whole process (import, read, fit) from launch to
-exit. Its UltraNest and emcee samplers are not run here (UltraNest is not installed); the
-issue's measurements (UltraNest 144 s at about 7 ESS/s, emcee about 2 ESS/s) are quoted in
-``reference`` for comparison.
+exit. Its UltraNest and emcee samplers are not run here (UltraNest is not installed), so no
+ESS/s ratio against gammapy is written: gammaprob's ESS/s are recorded per run, without a
+gammapy column.
 
 Run: ``GAMMAPY_DATA=... python benchmarks/bench_sampling.py`` ->
 ``benchmarks/results/sampling.json``.
@@ -49,12 +49,6 @@ RUNS = [
     ("numpyro", "wstat"),
     ("emcee", "wstat"),
 ]
-QUOTED = {
-    "gammapy_ultranest_s": 144.0,
-    "gammapy_ultranest_ess_per_s": 7.0,
-    "gammapy_emcee_ess_per_s": 2.0,
-    "source": "issue 6 (gammapy 2.1 on the lead's machine)",
-}
 
 
 # -- workers (run in a fresh process) ----------------------------------------------------------
@@ -236,9 +230,6 @@ def main() -> None:
         metrics[f"whole_process_cpu_s[{key}]"] = _metric(
             run["whole_process_cpu_s"], gp["whole_process_cpu_s"], "s"
         )
-        metrics[f"ess_per_s_incl_compile[{key}]"] = _metric(
-            run["ess_per_s_incl_compile"], QUOTED["gammapy_ultranest_ess_per_s"], "1/s", rate=True
-        )
     targets = {
         key: _targets(run, gp)
         for key, run in runs.items()
@@ -251,9 +242,8 @@ def main() -> None:
         metrics,
         extra={
             "notes": (
-                "ratio > 1 means gammaprob is better: gammapy / gammaprob for times, "
-                "gammaprob / gammapy for ess_per_s (whose gammapy column is UltraNest's quoted "
-                "ESS/s). 'targets' checks issue 6's goals per run. 'sampling_s' compares the pure sampling time with "
+                "ratio > 1 means gammaprob is better (gammapy / gammaprob times); ESS/s of "
+                "gammaprob are in 'runs' (no gammapy sampler was run). 'targets' checks issue 6's goals per run. 'sampling_s' compares the pure sampling time with "
                 "gammapy's MINUIT fit + covariance (a point estimate, not a posterior). The "
                 "machine (2 cores) was shared with other jobs, so wall times include waiting "
                 "for the CPU; 'whole_process_cpu_s' (user + system CPU of the process, all "
@@ -262,16 +252,15 @@ def main() -> None:
             "targets": targets,
             "runs": runs,
             "gammapy_runs": gammapy_runs,
-            "reference": QUOTED,
             "settings": {"draws": 1000, "tune": 1000, "chains": 4, "emcee_walkers": 32},
         },
         packages=("nutpie", "emcee", "numpyro", "gammapy", "arviz"),
     )
 
 
-def _metric(ours, theirs, unit: str, rate: bool = False) -> dict:
-    """Ratio > 1 means gammaprob is better: gammapy/ours for times, ours/gammapy for rates."""
-    ratio = None if not ours else (ours / theirs if rate else theirs / ours)
+def _metric(ours, theirs, unit: str) -> dict:
+    """Ratio > 1 means gammaprob is better (gammapy / ours, times)."""
+    ratio = None if not ours else theirs / ours
     return {"gammaprob": ours, "gammapy": theirs, "ratio": ratio, "unit": unit}
 
 
