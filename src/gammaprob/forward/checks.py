@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gammaprob.modeling.spatial.sphere import separation
+
 __all__ = ["RegionWarning", "SourceRegion", "check_regions", "model_regions", "register_regions"]
 
 _POSITION = ("lon_0", "lat_0")
@@ -98,18 +100,6 @@ def _values(region: SourceRegion, draws: Mapping) -> dict | None:
     return out
 
 
-def _separation(lon, lat, lon_0, lat_0):
-    """Angular separation (deg) by the haversine formula."""
-    lon, lat, lon_0, lat_0 = (
-        np.deg2rad(np.asarray(a, dtype=float)) for a in (lon, lat, lon_0, lat_0)
-    )
-    h = (
-        np.sin(0.5 * (lat - lat_0)) ** 2
-        + np.cos(lat) * np.cos(lat_0) * np.sin(0.5 * (lon - lon_0)) ** 2
-    )
-    return np.rad2deg(2.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
-
-
 def check_regions(regions, draws: Mapping, *, tolerance: float = 0.0) -> list[str]:
     """Messages for every region whose assumptions more than ``tolerance`` of the draws broke.
 
@@ -132,7 +122,7 @@ def check_regions(regions, draws: Mapping, *, tolerance: float = 0.0) -> list[st
         values = _values(region, draws)
         if values is None:
             continue
-        offset = _separation(values["lon_0"], values["lat_0"], *region.centre)
+        offset = np.asarray(separation(values["lon_0"], values["lat_0"], *region.centre))
         where = f"source {region.source!r} on dataset {region.dataset!r}"
         # a small slack for round-off in the nominal centre and margin
         moved = np.mean(offset > region.margin + 1e-9)
