@@ -8,9 +8,11 @@ The gradient with respect to the images is the adjoint (a correlation with the s
 ``mode="adjoint"``), whose gradient is in turn the convolution, so derivatives of any order
 stay FFT products.
 
-The Op runs in compiled numba graphs with ``numpy.fft`` inside numba (rocket-fft, no object
-mode), in JAX graphs as ``jax.numpy.fft`` products (numpyro, blackjax) and in the C/Python
-backends through :meth:`FFTConvolve.perform`.
+The Op runs in compiled numba graphs through an explicitly registered object-mode call, in JAX
+graphs as ``jax.numpy.fft`` products (numpyro, blackjax) and in the C/Python backends through
+:meth:`FFTConvolve.perform`. It is off the default path: extended sources are convolved by the
+following-box Op (numba FFTs, :mod:`gammaprob.forward.following_box`); this Op serves only the
+PSF per reconstructed energy (HAWC) and models that are not elementwise in the coordinates.
 """
 
 from __future__ import annotations
@@ -158,38 +160,30 @@ def convolve_images(images, kernels):
 
 
 def _register_numba() -> None:
-    """Run the Op in numba-compiled graphs with ``numpy.fft`` inside numba (rocket-fft)."""
-    import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
-    from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_cache_key
+    """Run the Op in numba-compiled graphs through object mode (scipy's FFT)."""
+    import numba
+    from pytensor.link.numba.dispatch.basic import (
+        get_numba_type,
+        numba_funcify,
+        numba_njit,
+    )
 
-    @register_funcify_and_cache_key(FFTConvolve)
-    def _numba_fft_convolve(op, node=None, **kwargs):
-        kernel = op.kernel
-        spectra = np.ascontiguousarray(kernel.kernels_fft)
-        fft_shape, (n_rows, n_cols) = kernel.fft_shape, kernel.out_shape
-        image_rows, image_cols = kernel.image_shape
-        sum_batches = op.batch == 1
+    @numba_funcify.register(FFTConvolve)
+    def _numba_fft_convolve(op, node, **kwargs):
+        out_type = get_numba_type(node.outputs[0].type)
+
+        def evaluate(x):
+            if op.mode == "full":
+                return op.kernel.convolve(x)
+            return op.kernel.adjoint(x, op.batch)
 
         @numba_njit
-        def full(x):
-            out = np.fft.irfft2(np.fft.rfft2(x, s=fft_shape) * spectra, s=fft_shape)
-            return np.ascontiguousarray(out[:, :n_rows, :n_cols])
+        def fft_convolve(x):
+            with numba.objmode(out=out_type):
+                out = evaluate(x)
+            return out
 
-        @numba_njit
-        def adjoint(x):
-            spectrum = np.fft.rfft2(x, s=fft_shape) * np.conj(spectra)
-            if sum_batches:
-                total = np.zeros((1, *spectrum.shape[1:]), dtype=spectrum.dtype)
-                for b in range(spectrum.shape[0]):
-                    total[0] += spectrum[b]
-                spectrum = total
-            out = np.fft.irfft2(spectrum, s=fft_shape)
-            return np.ascontiguousarray(out[:, :image_rows, :image_cols])
-
-        # the kernels' FFTs are constants of the compiled function: their hash is in the key
-        return (
-            full if op.mode == "full" else adjoint
-        ), f"fft-convolve-{op.kernel._key}-{op.mode}-{op.batch}"
+        return fft_convolve
 
 
 _register_numba()
