@@ -48,6 +48,33 @@ def test_notebook_is_stored_without_outputs(path):
     )
 
 
+#: An import of gammapy in a code cell (``import gammapy``, ``from gammapy... import``,
+#: ``importlib.import_module("gammapy")``).
+_GAMMAPY_IMPORT = re.compile(
+    r"^\s*(import\s+gammapy|from\s+gammapy[\s.])|import_module\(\s*[\"']gammapy", re.MULTILINE
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_never_imports_gammapy(path):
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+    importing = [src.splitlines()[0] for src in cells if _GAMMAPY_IMPORT.search(src)]
+    assert not importing, (
+        f"{path.name} imports gammapy in the cells starting {importing}; read the reference "
+        "from validation/<name>/gammapy_reference.yaml instead"
+    )
+
+
+def test_gammapy_import_pattern_catches_imports():
+    for src in ("import gammapy", "x = 1\nfrom gammapy.maps import Map", 'import_module("gammapy")'):
+        assert _GAMMAPY_IMPORT.search(src), src
+    for src in ("# gammapy's fit", "ref = yaml.safe_load(open('gammapy_reference.yaml'))"):
+        assert not _GAMMAPY_IMPORT.search(src), src
+
+
 @pytest.mark.slow
 @pytest.mark.requires_data
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
