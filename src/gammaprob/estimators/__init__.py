@@ -11,7 +11,7 @@ from .flux_profile import (
 from .light_curve import LightCurve, LightCurveEstimator
 from .norm_posterior import NormPosterior, NormTerms, norm_posterior
 from .reference import PowerLawReference
-from .sensitivity import SensitivityEstimator
+from .sensitivity import PosteriorSensitivityEstimator, SensitivityEstimator
 from .upper_limits import (
     CredibleUpperLimit,
     credible_upper_limit,
@@ -31,6 +31,7 @@ __all__ = [
     "LightCurveEstimator",
     "NormPosterior",
     "NormTerms",
+    "PosteriorSensitivityEstimator",
     "PowerLawReference",
     "SensitivityEstimator",
     "credible_upper_limit",
