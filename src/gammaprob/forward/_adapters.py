@@ -16,8 +16,8 @@ def spectrum_arrays(dataset) -> dict:
 
     Reads ``name``, ``counts``, ``exposure`` (Quantity, converted to cm2 s),
     ``edisp_matrix`` (``[E_true, E_reco]``), ``energy_axis_true`` / ``energy_axis`` (edges
-    converted to TeV), ``mask`` (``mask_safe & mask_fit``) and ``background``; on/off datasets
-    also ``counts_off`` and ``alpha``.
+    converted to TeV), ``mask`` (``mask_safe & mask_fit``), ``background`` and ``gti`` (as
+    start/stop MJD TT pairs, when present); on/off datasets also ``counts_off`` and ``alpha``.
 
     Parameters
     ----------
@@ -43,6 +43,11 @@ def spectrum_arrays(dataset) -> dict:
         out.update(counts_off=np.asarray(counts_off), alpha=np.asarray(dataset.alpha))
     elif getattr(dataset, "background", None) is not None:
         out["background"] = np.asarray(dataset.background, dtype=np.float64)
+    gti = getattr(dataset, "gti", None)
+    if gti is not None and len(gti) > 0:
+        out["time_intervals"] = np.stack(
+            [gti.time_start.tt.mjd, gti.time_stop.tt.mjd], axis=-1
+        ).reshape(-1, 2)
     return out
 
 

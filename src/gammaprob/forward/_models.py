@@ -2,7 +2,9 @@
 
 A sky model is any object with a ``name`` and a spectral component (attribute ``spectral`` as
 in :class:`gammaprob.modeling.SkyModel`, or ``spectral_model``), optionally a spatial component
-(``spatial`` / ``spatial_model``) and ``datasets_names`` (None: applies to every dataset). A
+(``spatial`` / ``spatial_model``), a temporal component (``temporal`` / ``temporal_model``,
+with ``mean_norm(t_min, t_max, values)`` as :class:`gammaprob.modeling.temporal.TemporalModel`)
+and ``datasets_names`` (None: applies to every dataset). A
 component exposes pure ``evaluate(energy, **params)`` and ``integrate(lo, hi, **params)``; its
 parameter names come from its ``parameters`` mapping or, failing that, the ``evaluate``
 signature. Parameter values are nested ``{source: {kind: {param: value}}}`` (what
@@ -21,6 +23,7 @@ __all__ = [
     "models_for",
     "spatial_component",
     "spectral_component",
+    "temporal_component",
 ]
 
 
@@ -40,6 +43,18 @@ def spectral_component(model):
 def spatial_component(model):
     """Return the spatial component of a sky model, or None."""
     return _first_attr(model, ("spatial", "spatial_model"))
+
+
+def temporal_component(model):
+    """Return the temporal component of a sky model, or None."""
+    return _first_attr(model, ("temporal", "temporal_model"))
+
+
+_COMPONENTS = {
+    "spectral": spectral_component,
+    "spatial": spatial_component,
+    "temporal": temporal_component,
+}
 
 
 def _parameter_names(component, method: str, n_positional: int) -> list[str]:
@@ -70,7 +85,7 @@ def component_params(
     ----------
     model
         Sky model owning the component.
-    kind : {"spectral", "spatial"}
+    kind : {"spectral", "spatial", "temporal"}
         Which component.
     params : Mapping
         Parameter values (floats or tensors).
@@ -96,7 +111,7 @@ def component_params(
         if kind not in nested:
             raise KeyError(f"parameter values of {source!r} have no {kind!r} entry")
         return dict(nested[kind])
-    component = spectral_component(model) if kind == "spectral" else spatial_component(model)
+    component = _COMPONENTS[kind](model)
     out, missing = {}, []
     for name in _parameter_names(component, method, n_positional):
         for key in (f"{source}::{name}", f"{source}::{kind}::{name}"):
@@ -126,10 +141,8 @@ def current_values(models: Iterable) -> dict:
     out = {}
     for model in models:
         entry = {}
-        for kind, comp in (
-            ("spectral", spectral_component(model)),
-            ("spatial", spatial_component(model)),
-        ):
+        for kind, get in _COMPONENTS.items():
+            comp = get(model)
             if comp is not None:
                 entry[kind] = dict(comp.values())
         out[model.name] = entry

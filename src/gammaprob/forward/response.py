@@ -71,6 +71,9 @@ class SpectrumResponse:
         OFF counts in the kept bins (on/off likelihood), int64, or None.
     alpha : numpy.ndarray or None
         ON/OFF exposure ratio in the kept bins, or None.
+    time_intervals : numpy.ndarray or None
+        Good time intervals ``(n, 2)`` as start/stop MJD (TT), or None; a source with a
+        temporal component needs them (its flux is scaled by the mean norm over them).
     """
 
     name: str
@@ -83,6 +86,7 @@ class SpectrumResponse:
     counts_off: np.ndarray | None = None
     alpha: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    time_intervals: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -98,6 +102,7 @@ class SpectrumResponse:
         background=None,
         counts_off=None,
         alpha=None,
+        time_intervals=None,
     ) -> SpectrumResponse:
         """Build the response from plain arrays in canonical units.
 
@@ -120,6 +125,8 @@ class SpectrumResponse:
         counts_off, alpha : array_like, optional
             OFF counts and ON/OFF exposure ratio per reconstructed bin (on/off likelihood);
             give both or neither.
+        time_intervals : array_like, optional
+            Good time intervals, shape ``(n, 2)``: start and stop MJD (TT), stop >= start.
 
         Returns
         -------
@@ -177,6 +184,15 @@ class SpectrumResponse:
             if np.any(alpha <= 0):
                 raise ValueError("alpha (ON/OFF exposure ratio) must be positive in the safe mask")
         kernel = exposure[:, None] * edisp[:, mask]
+        if time_intervals is not None:
+            time_intervals = _as_float_array(time_intervals, "time_intervals", 2)
+            if time_intervals.shape[1:] != (2,) or np.any(
+                time_intervals[:, 1] < time_intervals[:, 0]
+            ):
+                raise ValueError(
+                    f"time_intervals must be (start, stop) MJD pairs with stop >= start, got "
+                    f"shape {time_intervals.shape}"
+                )
         return cls(
             name=str(name),
             energy_true_edges=e_true,
@@ -187,6 +203,7 @@ class SpectrumResponse:
             background=background,
             counts_off=counts_off,
             alpha=alpha,
+            time_intervals=time_intervals,
         )
 
     @classmethod

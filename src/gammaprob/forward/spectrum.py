@@ -7,6 +7,10 @@ with its own columns (slicing one big product instead makes the gradient graph r
 product once per slice); the profiled WStat of all on/off datasets of a group is one product
 with their columns together. For the ten joint-Crab spectra that is two flux integrations,
 independent of the number of bins.
+
+A source with a temporal component has its flux scaled, per dataset, by the mean of its
+temporal norm over the dataset's good time intervals (gammapy's convention); datasets reached
+by such a source are folded one per group, each with its own factor.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gammaprob.forward._models import component_params, models_for, spectral_component
+from gammaprob.forward._models import (
+    component_params,
+    models_for,
+    spectral_component,
+    temporal_component,
+)
 from gammaprob.forward.integration import DEFAULT_NODES, integrate_component
 from gammaprob.forward.response import SpectrumResponse
 
@@ -41,6 +50,9 @@ class SpectrumFold:
         Columns of each dataset in ``kernel``.
     background : numpy.ndarray or None
         Known background counts of all columns (zeros where a dataset has none), or None.
+    time_intervals : numpy.ndarray or None
+        Good time intervals (start/stop MJD TT, ``(n, 2)``) of a group of one dataset, which
+        the temporal components of its sources are averaged over; None for larger groups.
     """
 
     names: tuple
@@ -50,6 +62,7 @@ class SpectrumFold:
     kernel: np.ndarray
     slices: tuple
     background: np.ndarray | None
+    time_intervals: np.ndarray | None = None
 
     @classmethod
     def from_responses(cls, responses: Sequence[SpectrumResponse], sources) -> SpectrumFold:
@@ -84,6 +97,7 @@ class SpectrumFold:
             kernel=np.ascontiguousarray(kernel[rows]),
             slices=slices,
             background=background,
+            time_intervals=responses[0].time_intervals if len(responses) == 1 else None,
         )
 
     def flux_integral(self, params: Mapping, *, n_nodes: int = DEFAULT_NODES):
@@ -95,8 +109,29 @@ class SpectrumFold:
             flux = integrate_component(
                 component, self.energy_min, self.energy_max, values, n_nodes=n_nodes
             )
+            if temporal_component(model) is not None:
+                flux = flux * self.temporal_norm(model, params)
             total = flux if total is None else total + flux
         return total
+
+    def temporal_norm(self, model, params: Mapping):
+        """Mean temporal norm of one source over this group's good time intervals.
+
+        Raises
+        ------
+        ValueError
+            When the group is not a single dataset with good time intervals.
+        """
+        if self.time_intervals is None:
+            raise ValueError(
+                f"source {model.name!r} has a temporal component but dataset(s) {list(self.names)}"
+                " have no good time intervals (GTI); a temporal model needs the observation times"
+            )
+        from astropy.time import Time
+
+        start, stop = (Time(self.time_intervals[:, k], format="mjd", scale="tt") for k in (0, 1))
+        values = component_params(model, "temporal", params, n_positional=1)
+        return temporal_component(model).mean_norm(start, stop, values)
 
     def columns(self, names) -> np.ndarray:
         """Column indices of the named datasets in :attr:`kernel`, in the given order."""
@@ -148,7 +183,8 @@ class SpectrumFold:
 
 def _group_key(response: SpectrumResponse, sources) -> tuple:
     edges = np.round(np.log(response.energy_true_edges), 9).tobytes()
-    return edges, tuple(id(s) for s in sources)
+    alone = response.name if any(temporal_component(s) is not None for s in sources) else None
+    return edges, tuple(id(s) for s in sources), alone
 
 
 def fold_groups(

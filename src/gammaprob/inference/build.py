@@ -124,7 +124,6 @@ def build_model(
     names = [getattr(ds, "name", None) for ds in datasets]
     if len(set(names)) != len(names):
         raise ValueError(f"dataset names must be unique, got {names}")
-    responses, flux_points = _responses(datasets)
     models = _as_models(models)
     if len(models) == 0:
         raise ValueError("build_model needs at least one model")
@@ -133,6 +132,8 @@ def build_model(
 
         models = apply_systematics(models, systematics, datasets)
     _check_free(models)
+    _check_temporal(datasets, models)
+    responses, flux_points = _responses(datasets)
     from ..modeling import check_hierarchies
 
     check_hierarchies(models.parameters)
@@ -188,6 +189,25 @@ def _check_free(models) -> None:
             "the models have no free parameter: give at least one parameter a prior "
             "(e.g. index=Normal(2.5, 1)) before building the model"
         )
+
+
+def _check_temporal(datasets, models) -> None:
+    """Refuse sources with a temporal component on map datasets (folded for spectra only)."""
+    from ..datasets import MapDataset
+    from ..forward._models import models_for, temporal_component
+
+    for ds in datasets:
+        if not isinstance(ds, MapDataset):
+            continue
+        timed = [
+            m.name for m in models_for(models, ds.name, None) if temporal_component(m) is not None
+        ]
+        if timed:
+            raise NotImplementedError(
+                f"source(s) {timed} have a temporal component, which is folded for spectrum "
+                f"datasets only; map dataset {ds.name!r} cannot take it (drop the temporal "
+                "component or restrict the source with datasets_names)"
+            )
 
 
 def _dataset_source(ds) -> str | None:

@@ -183,6 +183,44 @@ class TemporalModel(Component):
             raise ValueError("the time bins have zero total duration")
         return np.asarray(self.integrate(lo, hi, **self.values())) / total
 
+    def mean_norm(self, t_min: Time, t_max: Time, values: Mapping[str, Any] | None = None) -> Any:
+        """Mean norm over good time intervals: the factor on the flux of a dataset.
+
+        ``sum_k int_{t_min,k}^{t_max,k} f dt / sum_k (t_max,k - t_min,k)``, which is what
+        gammapy multiplies a dataset's flux by (its ``integral`` over the dataset's GTIs,
+        summed). The times are converted to the model's scale before the formula sees them.
+
+        Parameters
+        ----------
+        t_min, t_max : `~astropy.time.Time`
+            Starts and stops of the intervals (same shape, any scale).
+        values : Mapping, optional
+            Parameter values in canonical units (floats or pytensor tensors, e.g. the
+            ``"temporal"`` entry of ``SkyModel.build()``); default: the current values.
+
+        Returns
+        -------
+        float or tensor
+            The dimensionless mean norm (a tensor when a value is a tensor).
+
+        Raises
+        ------
+        ValueError
+            For mismatched shapes, a stop before its start or a zero total duration.
+        """
+        lo = np.atleast_1d(np.asarray(self._mjd(t_min), float))
+        hi = np.atleast_1d(np.asarray(self._mjd(t_max), float))
+        if lo.shape != hi.shape:
+            raise ValueError(f"t_min and t_max must have one shape, got {lo.shape}, {hi.shape}")
+        if np.any(hi < lo):
+            raise ValueError("every t_max must be >= its t_min")
+        total = float(np.sum(hi - lo))
+        if not total > 0:
+            raise ValueError("the time intervals have zero total duration")
+        values = self.values() if values is None else dict(values)
+        integral = self.integrate(lo, hi, **values)
+        return namespace(integral).sum(integral) / total
+
 
 @register("Constant", kind="temporal", aliases=("ConstantTemporalModel", "const"))
 class Constant(TemporalModel):
