@@ -284,6 +284,17 @@ class FluxPoints:
 
         return plot_flux_points(self, sed_type=sed_type, ax=ax, **kwargs)
 
+    def plot_posterior(self, sed_type: str = "e2dnde", ci_probs=(0.68, 0.95), ax=None, **kwargs):
+        """Draw each bin's norm posterior as nested credible boxes with the median.
+
+        See :func:`gammaprob.visualization.products.plot_flux_points_posterior`.
+        """
+        from gammaprob.visualization.products import plot_flux_points_posterior
+
+        return plot_flux_points_posterior(
+            self, sed_type=sed_type, ci_probs=ci_probs, ax=ax, **kwargs
+        )
+
     def to_sed_type(self, sed_type: str, reference_index: float = 2.0) -> FluxPoints:
         """Convert the values, errors and upper limits to another SED type.
 

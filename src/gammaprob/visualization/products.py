@@ -6,7 +6,14 @@ import numpy as np
 
 from .units import SED_UNITS, energy_label, sed_label, sed_unit
 
-__all__ = ["plot_flux_map", "plot_flux_points", "plot_light_curve", "plot_norm_posteriors"]
+__all__ = [
+    "norm_posterior_quantiles",
+    "plot_flux_map",
+    "plot_flux_points",
+    "plot_flux_points_posterior",
+    "plot_light_curve",
+    "plot_norm_posteriors",
+]
 
 
 def _axes(ax):
@@ -143,6 +150,130 @@ def plot_norm_posteriors(flux_points, *, ax=None, cmap: str = "viridis"):
     ax.set_xlabel("norm")
     ax.set_ylabel("posterior density")
     ax.legend(fontsize="small")
+    return ax
+
+
+def norm_posterior_quantiles(flux_points, probs) -> np.ndarray:
+    """Quantiles of each bin's norm posterior from the kept ``norm_scan``/``post_scan`` grid.
+
+    The density is integrated by the trapezoidal rule on the grid (which spans the posterior
+    to its ``1 - 1e-7`` quantile), normalised, and the CDF interpolated linearly.
+
+    Parameters
+    ----------
+    flux_points : FluxPoints
+        Output of :class:`~gammaprob.estimators.FluxPointsEstimator`.
+    probs : array_like
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        Norm quantiles, shape ``(n_bins, n_probs)``; NaN for bins without a posterior.
+    """
+    table = flux_points.table
+    for column in ("norm_scan", "post_scan"):
+        if column not in table.colnames:
+            raise ValueError(f"flux points have no {column!r} column (no norm posterior kept)")
+    probs = np.atleast_1d(np.asarray(probs, dtype=float))
+    if np.any((probs < 0) | (probs > 1)):
+        raise ValueError(f"probs must lie in [0, 1], got {probs}")
+    out = np.full((len(table), probs.size), np.nan)
+    for k, (grid, density) in enumerate(zip(table["norm_scan"], table["post_scan"], strict=True)):
+        grid, density = np.asarray(grid, float), np.asarray(density, float)
+        if not (np.all(np.isfinite(grid)) and np.all(np.isfinite(density))):
+            continue
+        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(grid))])
+        if cdf[-1] <= 0:
+            continue
+        out[k] = np.interp(probs, cdf / cdf[-1], grid)
+    return out
+
+
+def plot_flux_points_posterior(
+    flux_points,
+    *,
+    sed_type: str = "e2dnde",
+    ci_probs=(0.68, 0.95),
+    unit=None,
+    ax=None,
+    label: str | None = None,
+    color: str | None = None,
+):
+    """Draw each bin's norm posterior as nested credible boxes across the bin, with its median.
+
+    For every energy bin, a box spans the bin's energy range horizontally and the central
+    credible interval of the flux (the norm posterior times the bin's reference flux)
+    vertically, one box per level in ``ci_probs`` (darker for narrower); a line marks the
+    posterior median. Units follow :mod:`gammaprob.visualization.units`, as for
+    :func:`plot_flux_points`, so bands, points and model curves share the axes.
+
+    Parameters
+    ----------
+    flux_points : FluxPoints
+        Output of :class:`~gammaprob.estimators.FluxPointsEstimator` (needs ``norm_scan``,
+        ``post_scan``, ``e_min``, ``e_max`` and the ``ref_<sed_type>`` column).
+    sed_type : {"dnde", "e2dnde", "flux", "eflux"}
+        Quantity on the y axis (TeV-1 cm-2 s-1, TeV cm-2 s-1, cm-2 s-1, TeV cm-2 s-1).
+    ci_probs : sequence of float
+        Credible levels of the boxes, each in (0, 1).
+    unit : str, optional
+        Override the y unit (must be a unit of ``sed_type``).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    label : str, optional
+        Legend label of the median line (the boxes are labelled with their level).
+    color : str, optional
+        Colour of the boxes and the median.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if sed_type not in SED_UNITS:
+        raise ValueError(f"sed_type must be one of {tuple(SED_UNITS)}, got {sed_type!r}")
+    ci_probs = sorted(float(p) for p in np.atleast_1d(ci_probs))
+    if not ci_probs or any(not 0 < p < 1 for p in ci_probs):
+        raise ValueError(f"ci_probs must be levels in (0, 1), got {ci_probs}")
+    unit = sed_unit(sed_type, unit)
+    table = flux_points.table
+    for column in ("e_min", "e_max", f"ref_{sed_type}"):
+        if column not in table.colnames:
+            raise ValueError(f"flux points have no {column!r} column")
+    ax = _axes(ax)
+    tails = [(1 - p) / 2 for p in ci_probs]
+    probs = [0.5, *tails, *(1 - t for t in tails)]
+    quantiles = (
+        norm_posterior_quantiles(flux_points, probs)
+        * _column(table, f"ref_{sed_type}", unit)[:, None]
+    )
+    e_min, e_max = _column(table, "e_min", "TeV"), _column(table, "e_max", "TeV")
+    if color is None:  # the next colour of the axes' cycle
+        (probe,) = ax.plot([], [])
+        color = probe.get_color()
+        probe.remove()
+    n = len(ci_probs)
+    for level, prob in enumerate(ci_probs):
+        lower, upper = quantiles[:, 1 + level], quantiles[:, 1 + n + level]
+        ok = np.isfinite(lower) & np.isfinite(upper)
+        ax.bar(
+            e_min[ok],
+            (upper - lower)[ok],
+            bottom=lower[ok],
+            width=(e_max - e_min)[ok],
+            align="edge",
+            color=color,
+            alpha=0.55 * (1 - level / (n + 1)) if n > 1 else 0.4,
+            linewidth=0,
+            label=f"{prob:.0%} credible",
+        )
+    median = quantiles[:, 0]
+    ok = np.isfinite(median)
+    ax.hlines(median[ok], e_min[ok], e_max[ok], color=color, lw=1.5, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(energy_label())
+    ax.set_ylabel(sed_label(sed_type, unit))
     return ax
 
 
