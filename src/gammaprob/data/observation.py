@@ -185,6 +185,36 @@ class Observation:
         stop = self.meta.time_stop
         return stop if stop is not None else self.gti.time_stop.max()
 
+    def select_time(self, time_interval) -> Observation:
+        """Return the part of this observation inside a time interval (gammapy's ``select_time``).
+
+        Events with ``start <= time < stop`` and the good time intervals clipped to the
+        interval; pointing and IRFs are read once here and shared. Makers then compute the
+        livetime from the clipped GTIs (``ontime x (1 - dead-time fraction)``).
+
+        Parameters
+        ----------
+        time_interval : (Time, Time)
+            Start and stop.
+
+        Returns
+        -------
+        Observation
+            Same ``obs_id``; its GTI is empty when the interval misses the observation.
+        """
+        if len(time_interval) != 2:
+            raise ValueError("time_interval must be a (start, stop) pair of astropy Time")
+        start, stop = Time(time_interval[0]), Time(time_interval[1])
+        if not start < stop:
+            raise ValueError(f"time_interval must have start < stop, got {start.iso}, {stop.iso}")
+        events = self.events
+        return Observation(
+            self.obs_id,
+            events=None if events is None else events.select_time((start, stop)),
+            gti=self.gti.select_time((start, stop)),
+            **{k: self._get(k) for k in self._slots if k not in ("events", "gti")},
+        )
+
     # ------------------------------------------------------------------ I/O
     def write(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Write events, GTI, pointing table and IRFs into one GADF FITS file."""
