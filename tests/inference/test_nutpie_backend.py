@@ -94,3 +94,39 @@ def test_small_model_compiles_without_cache_warning():
         warnings.simplefilter("error", NutpieCacheWarning)
         compiled = compile_nutpie(_model(2))
     assert compiled.n_dim == 2
+
+
+def _curved_model():
+    """A curvature with a narrow prior beside a wide and an improper one."""
+    import pymc as pm
+
+    with pm.Model() as model:
+        pm.Normal("beta", 0.1, 0.1)
+        pm.Normal("wide", 0.0, 10.0)
+        pm.TruncatedNormal("z", 0.0, 0.15, lower=-0.5, upper=0.5)
+        pm.HalfFlat("flat")
+    return model
+
+
+def test_jitter_scales_follow_the_prior_spread_capped_at_one():
+    scales = nutpie_backend.jitter_scales(_curved_model())
+    assert scales["beta"] == pytest.approx(0.1, rel=0.15)
+    assert scales["wide"] == 1.0
+    # z = -0.5 + sigmoid(u): d u / d z = 4 at z = 0, so the spread of u is about 4 x 0.15
+    assert scales["z_interval__"] == pytest.approx(0.6, rel=0.15)
+    assert scales["flat_log__"] == 1.0  # improper prior: PyMC's width
+
+
+def test_chain_starts_stay_within_the_prior_spread():
+    """PyMC's U(-1, 1) jitter put a Normal(0.1, 0.1) curvature up to 10 prior sd away (the
+    stuck chain of the multi-instrument Crab template); the jitter is now prior-scaled."""
+    compiled = compile_nutpie(_curved_model())
+    scales = nutpie_backend.jitter_scales(_curved_model())
+    starts = np.array([compiled.initial_point_func(seed) for seed in range(300)])
+    names = ["beta", "wide", "z_interval__", "flat_log__"]
+    support = np.array([0.1, 0.0, 0.0, 0.0])  # support points on the unconstrained scale
+    offsets = np.abs(starts - support)
+    for i, name in enumerate(names):
+        assert offsets[:, i].max() <= float(scales[name]) + 1e-12, name
+        assert offsets[:, i].max() > 0.9 * float(scales[name]), name  # jittered, not fixed
+    assert len({tuple(s) for s in starts}) == 300  # every seed its own start
