@@ -35,7 +35,6 @@ from .reference import PowerLawReference
 __all__ = ["FluxMapEstimator", "FluxMaps"]
 
 METHODS = ("laplace", "grid")
-_CHUNK = 2048
 _NEWTON_STEPS = 50
 #: Per-pixel outputs of both methods (before conversion to flux units).
 _OUTPUT_KEYS = (
@@ -135,72 +134,118 @@ class FluxMaps:
 
 
 _STANDARD = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND"}
-_NEWTON_FUNC = []
+_COMPILED = {}
 
 
-def _newton_pixels():
-    """Return the compiled per-pixel Newton solver (numba, compiled on first use)."""
-    if _NEWTON_FUNC:
-        return _NEWTON_FUNC[0]
+def _compiled() -> dict:
+    """Compiled (numba) per-pixel kernels, built on first use.
+
+    ``terms`` writes the Poisson terms ``(n, b, m)`` of the kernel footprint of one pixel into
+    buffers (energies summed or one term per energy bin; all-zero terms skipped), ``newton``
+    maximises the Cash likelihood of ``k`` over given terms, ``fit_rows`` runs ``newton`` on
+    the rows of ``(n_pix, n_terms)`` arrays and ``fit_pixels`` fuses ``terms`` and ``newton``
+    over the pixels of a map without materialising the footprints.
+    """
+    if _COMPILED:
+        return _COMPILED
     import numba
 
     @numba.njit(cache=True)
-    def newton(n, b, m):  # pragma: no cover - compiled
-        n_pix, n_bins = n.shape
-        k_out = np.empty(n_pix)
-        curv_out = np.empty(n_pix)
-        ts_out = np.empty(n_pix)
-        for p in range(n_pix):
-            total_m = 0.0
-            excess = 0.0
-            bound = -np.inf
-            for j in range(n_bins):
-                total_m += m[p, j]
-                excess += n[p, j] - b[p, j]
-                if n[p, j] > 0 and m[p, j] > 0:
-                    bound = max(bound, -b[p, j] / m[p, j])
-            k = max(excess / total_m, 0.0) if total_m > 0 else 0.0
-            for _ in range(_NEWTON_STEPS):
-                grad = -total_m
-                curv = 0.0
-                for j in range(n_bins):
-                    if n[p, j] > 0:
-                        mu = k * m[p, j] + b[p, j]
-                        r = n[p, j] / mu
-                        grad += r * m[p, j]
-                        curv += r * m[p, j] * m[p, j] / mu
-                new = k + grad / curv if curv > 0 else k
-                if new <= bound:
-                    new = 0.5 * (k + bound)
-                done = abs(new - k) <= 1e-12 * max(abs(k), 1e-3)
-                k = new
-                if done:
-                    break
+    def newton(n, b, m, size):  # pragma: no cover - compiled
+        total_m = 0.0
+        excess = 0.0
+        bound = -np.inf
+        for j in range(size):
+            total_m += m[j]
+            excess += n[j] - b[j]
+            if n[j] > 0 and m[j] > 0:
+                bound = max(bound, -b[j] / m[j])
+        k = max(excess / total_m, 0.0) if total_m > 0 else 0.0
+        for _ in range(_NEWTON_STEPS):
+            grad = -total_m
             curv = 0.0
-            ts = 0.0
-            for j in range(n_bins):
-                mu = k * m[p, j] + b[p, j]
-                if n[p, j] > 0:
-                    curv += n[p, j] * m[p, j] * m[p, j] / (mu * mu)
-                    ts += n[p, j] * (np.log(mu) - np.log(b[p, j]))
-                ts -= k * m[p, j]
-            k_out[p] = k
-            curv_out[p] = curv
-            ts_out[p] = 2.0 * ts
-        return k_out, curv_out, ts_out
+            for j in range(size):
+                if n[j] > 0:
+                    mu = k * m[j] + b[j]
+                    r = n[j] / mu
+                    grad += r * m[j]
+                    curv += r * m[j] * m[j] / mu
+            new = k + grad / curv if curv > 0 else k
+            if new <= bound:
+                new = 0.5 * (k + bound)
+            done = abs(new - k) <= 1e-12 * max(abs(k), 1e-3)
+            k = new
+            if done:
+                break
+        curv = 0.0
+        ts = 0.0
+        for j in range(size):
+            mu = k * m[j] + b[j]
+            if n[j] > 0:
+                curv += n[j] * m[j] * m[j] / (mu * mu)
+                ts += n[j] * (np.log(mu) - np.log(b[j]))
+            ts -= k * m[j]
+        return k, curv, 2.0 * ts, total_m
 
-    _NEWTON_FUNC.append(newton)
-    return newton
+    @numba.njit(cache=True)
+    def terms(
+        counts, background, maskf, npred_ref, kernel, iy, ix, summed, n_out, b_out, m_out
+    ):  # pragma: no cover - compiled
+        n_e, ny, nx = counts.shape
+        my, mx = kernel.shape[1] // 2, kernel.shape[2] // 2
+        size = 0
+        for y in range(max(iy - my, 0), min(iy + my + 1, ny)):
+            for x in range(max(ix - mx, 0), min(ix + mx + 1, nx)):
+                n_sum, b_sum, m_sum = 0.0, 0.0, 0.0
+                for e in range(n_e):
+                    n = counts[e, y, x]
+                    b = background[e, y, x]
+                    m = npred_ref[e, iy, ix] * kernel[e, y - iy + my, x - ix + mx] * maskf[e, y, x]
+                    if summed:
+                        n_sum += n
+                        b_sum += b
+                        m_sum += m
+                    elif n > 0 or b > 0 or m > 0:
+                        n_out[size], b_out[size], m_out[size] = n, b, m
+                        size += 1
+                if summed and (n_sum > 0 or b_sum > 0 or m_sum > 0):
+                    n_out[size], b_out[size], m_out[size] = n_sum, b_sum, m_sum
+                    size += 1
+        return size
 
+    @numba.njit(cache=True)
+    def fit_rows(n, b, m):  # pragma: no cover - compiled
+        out = np.empty((4, n.shape[0]))
+        for p in range(n.shape[0]):
+            out[:, p] = newton(n[p], b[p], m[p], n.shape[1])
+        return out
 
-def _patches(image: np.ndarray, my: int, mx: int, rows: np.ndarray) -> np.ndarray:
-    """``(len(rows), n_e, 2my+1, 2mx+1)`` zero-padded neighbourhoods of the pixels ``rows``."""
-    from numpy.lib.stride_tricks import sliding_window_view
+    @numba.njit(cache=True)
+    def fit_pixels(
+        counts, background, maskf, npred_ref, kernel, iy, ix, summed
+    ):  # pragma: no cover - compiled
+        n_max = kernel.size
+        n_buf, b_buf, m_buf = np.empty(n_max), np.empty(n_max), np.empty(n_max)
+        out = np.empty((4, iy.size))
+        for p in range(iy.size):
+            size = terms(
+                counts,
+                background,
+                maskf,
+                npred_ref,
+                kernel,
+                iy[p],
+                ix[p],
+                summed,
+                n_buf,
+                b_buf,
+                m_buf,
+            )
+            out[:, p] = newton(n_buf, b_buf, m_buf, size)
+        return out
 
-    padded = np.pad(image, ((0, 0), (my, my), (mx, mx)))
-    windows = sliding_window_view(padded, (2 * my + 1, 2 * mx + 1), axis=(1, 2))
-    iy, ix = np.divmod(rows, image.shape[2])
-    return np.moveaxis(windows[:, iy, ix], 1, 0)
+    _COMPILED.update(newton=newton, terms=terms, fit_rows=fit_rows, fit_pixels=fit_pixels)
+    return _COMPILED
 
 
 class FluxMapEstimator:
@@ -316,24 +361,24 @@ class FluxMapEstimator:
         background = np.where(mask, dataset.background.data, 0.0)
         npred_ref, kernel = self.kernels(dataset)
         npred_ref = np.where(mask, npred_ref, 0.0)
-        my, mx = (s // 2 for s in kernel.shape[1:])
         pixel_ok = mask.any(axis=0) & (npred_ref.sum(axis=0) > 0)
-        rows = np.flatnonzero(pixel_ok)
         shape = pixel_ok.shape
+        iy, ix = np.nonzero(pixel_ok)
+        arrays = (
+            np.ascontiguousarray(counts, dtype=np.float64),
+            np.ascontiguousarray(background, dtype=np.float64),
+            mask.astype(np.float64),
+            np.ascontiguousarray(npred_ref, dtype=np.float64),
+            np.ascontiguousarray(kernel, dtype=np.float64),
+        )
+        if self.method == "laplace":
+            fit = _compiled()["fit_pixels"](*arrays, iy, ix, self.sum_over_energy)
+            results = self._laplace_from_fit(*fit)
+        else:
+            results = self._grid(*self._footprints(arrays, iy, ix))
         out = {key: np.full(shape, np.nan) for key in _OUTPUT_KEYS}
-        for start in range(0, rows.size, _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            n = _patches(counts, my, mx, chunk)
-            b = _patches(background, my, mx, chunk)
-            iy, ix = np.divmod(chunk, shape[1])
-            m = npred_ref[:, iy, ix].T[:, :, None, None] * kernel[None]
-            m = m * (_patches(mask.astype(float), my, mx, chunk) > 0)
-            if self.sum_over_energy:
-                n, b, m = (a.sum(axis=1) for a in (n, b, m))
-            n, b, m = (a.reshape(chunk.size, -1) for a in (n, b, m))
-            results = self._laplace(n, b, m) if self.method == "laplace" else self._grid(n, b, m)
-            for key, values in results.items():
-                out[key].reshape(-1)[chunk] = values
+        for key, values in results.items():
+            out[key][iy, ix] = values
         out["sqrt_ts"] = np.sign(out["norm_best"]) * np.sqrt(np.maximum(out["ts"], 0))
         out["npred_ref"] = np.where(pixel_ok, npred_ref.sum(axis=0), np.nan)
         e = dataset.energy_axis.edges[np.flatnonzero(mask.any(axis=(1, 2)))[[0, -1]] + [0, 1]]
@@ -377,20 +422,32 @@ class FluxMapEstimator:
             "prob_positive": np.exp(log_tail),
         }
 
-    def _laplace(self, n, b, m) -> dict:
-        """Per-pixel Newton maximum, curvature and TS (compiled loop over pixels)."""
-        k, curv, ts = _newton_pixels()(
-            np.ascontiguousarray(n, dtype=np.float64),
-            np.ascontiguousarray(b, dtype=np.float64),
-            np.ascontiguousarray(m, dtype=np.float64),
-        )
-        total_m = m.sum(axis=1)
+    def _footprints(self, arrays, iy, ix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(n_pix, n_terms)`` Poisson terms of the pixels ``(iy, ix)`` (zero-padded)."""
+        terms = _compiled()["terms"]
+        n_max = arrays[-1].size
+        n, b, m = (np.zeros((iy.size, n_max)) for _ in range(3))
+        for p in range(iy.size):
+            terms(*arrays, iy[p], ix[p], self.sum_over_energy, n[p], b[p], m[p])
+        return n, b, m
+
+    def _laplace_from_fit(self, k, curv, ts, total_m) -> dict:
+        """Summaries from the Newton maximum ``k``, curvature ``curv`` and ``ts`` per pixel."""
         with np.errstate(divide="ignore"):
             # no counts in the footprint: the likelihood is exp(-k M); use its scale
             sigma = np.where(curv > 0, 1 / np.sqrt(np.where(curv > 0, curv, 1.0)), 1 / total_m)
         out = self._summaries(k, sigma)
         out.update(norm_best=k, ts=ts)
         return out
+
+    def _laplace(self, n, b, m) -> dict:
+        """Per-pixel Newton maximum, curvature and TS of ``(n_pix, n_terms)`` terms."""
+        fit = _compiled()["fit_rows"](
+            np.ascontiguousarray(n, dtype=np.float64),
+            np.ascontiguousarray(b, dtype=np.float64),
+            np.ascontiguousarray(m, dtype=np.float64),
+        )
+        return self._laplace_from_fit(*fit)
 
     def _grid(self, n, b, m) -> dict:
         """Exact grid posterior per pixel (flat prior on k >= 0)."""
