@@ -129,6 +129,8 @@ MAP_FILES = [
     "fermi-3fhl-crab/Fermi-LAT-3FHL_data_Fermi-LAT.fits",
     "hawc/DL4/nHit-5.fits.gz",
     "hawc/DL4/nHit-9.fits.gz",
+    # PSF and EDISP are region tables without a REGION HDU (one IRF for every position)
+    "fermi-3fhl-gc/fermi-3fhl-gc.fits.gz",
 ]
 
 
@@ -242,3 +244,15 @@ def test_classmethod_read(tmp_path):
 
     with pytest.raises(TypeError, match="holds a MapDataset, not a MapDatasetOnOff"):
         MapDatasetOnOff.read(tmp_path / "map.fits")
+
+
+@pytest.mark.requires_data
+def test_position_independent_irfs_apply_everywhere(gammapy_data):
+    """fermi-3fhl-gc stores one PSF and one EDISP (region tables without a REGION HDU)."""
+    ours = read_map_dataset(gammapy_data / "fermi-3fhl-gc" / "fermi-3fhl-gc.fits.gz")
+    corner = ours.geom.to_image().get_coord().skycoord[0, 0]
+    matrix = ours.edisp_matrix()
+    assert matrix.shape == (12, 11)
+    assert_array_equal(ours.edisp_matrix(corner), matrix)
+    assert_allclose(matrix[1:-1].sum(axis=1), 1.0, rtol=1e-6)
+    assert ours.psf.irf_map.geom.data_shape == (11, 130, 1, 1)

@@ -19,7 +19,7 @@ from astropy.io import fits
 
 from gammaprob.irf.irf_maps import IRFMap
 from gammaprob.maps import Map, MapAxis, WcsGeom
-from gammaprob.maps.io import map_from_hdulist, map_to_hdus
+from gammaprob.maps.io import _is_region_map, _is_region_table, map_from_hdulist, map_to_hdus
 from gammaprob.utils.errors import FormatError
 from gammaprob.utils.fits import get_hdu, open_fits, read_column_unit
 from gammaprob.utils.io import atomic_path
@@ -92,11 +92,15 @@ def read_map_dataset(path: str | os.PathLike, name: str | None = None) -> MapDat
         def read(hdu: str, unit=None) -> Map | None:
             if hdu not in names:
                 return None
+            table = hdulist[hdu]
+            if hdu != "COUNTS" and _is_region_table(table) and not _is_region_map(hdulist, table):
+                return _position_independent_map(hdulist, hdu, counts_geom, path)
             m = map_from_hdulist(hdulist, hdu=hdu, unit=unit, path=path)
             if hdu in _EXPOSURE_HDUS:
                 _check_exposure_unit(m, path, hdu)
             return m
 
+        counts_geom = read("COUNTS").geom
         meta: dict = {"filename": str(path)}
         if "EXPOSURE" in names:
             meta.update(_meta_livetime(hdulist["EXPOSURE"].header, path, "EXPOSURE"))
@@ -196,6 +200,42 @@ def write_map_dataset(
         hdus.append(dataset.gti.to_table_hdu())
     with atomic_path(path, overwrite=overwrite) as tmp:
         fits.HDUList(hdus).writeto(tmp)
+
+
+def _position_independent_map(hdulist: fits.HDUList, hdu: str, counts_geom, path) -> Map:
+    """Read a region table without a REGION HDU: one IRF for every position.
+
+    gammapy writes such tables for a ``RegionGeom`` with ``region=None`` (e.g. the PSF and
+    energy dispersion of ``fermi-3fhl-gc``). The values go on a one-pixel WCS geometry of
+    180 deg at the counts-map centre, so that every sky position reads the same IRF (the
+    layout this module also writes for an ``EDispKernel``).
+    """
+    from astropy.table import Table
+
+    from gammaprob.maps.bands import axes_from_bands_hdu
+
+    header = hdulist[hdu].header
+    bands = str(header.get("BANDSHDU", f"{hdu}_BANDS")).strip()
+    axes = axes_from_bands_hdu(get_hdu(hdulist, bands, path), path)
+    geom = WcsGeom.create(
+        skydir=counts_geom.center_skydir,
+        npix=1,
+        binsz=180.0,
+        frame=counts_geom.frame,
+        axes=list(axes),
+    )
+    column = Table.read(hdulist[hdu])["DATA"]
+    values = np.asarray(column, dtype=np.float64)
+    if values.size != int(np.prod(geom.data_shape)):
+        raise FormatError(
+            f"DATA has {values.size} values, expected {int(np.prod(geom.data_shape))} for "
+            f"axes {axes.names}",
+            path=path,
+            hdu=hdu,
+            column="DATA",
+        )
+    unit = column.unit if column.unit is not None else u.one
+    return Map(geom, data=values.reshape(geom.data_shape), unit=unit)
 
 
 def _irf_map(irf_map: Map, exposure_map: Map | None) -> IRFMap:
