@@ -16,10 +16,16 @@ Small p-values flag a group in tension with the others (a cross-calibration offs
 energy-scale shift, a mis-specified spectrum). PSIS-LOO per group
 (:func:`gammaprob.inference.loo` with ``groups=``) is the cheap first look; this check refits
 and so does not depend on importance sampling.
+
+Systematics groups (``build_kwargs["systematics"]``) are restricted to the kept datasets for
+each refit: a group whose datasets are all held out is left out of the refit (its nuisances
+keep their priors in the prediction), and a group with some datasets kept keeps its nuisance
+variables (the same ``Parameter`` objects, so the same names in both models).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 
@@ -87,6 +93,21 @@ def _labels(datasets, groups) -> dict[str, str]:
             "there would be no data left to fit"
         )
     return labels
+
+
+def _kept_systematics(systematics, kept: set[str]) -> list:
+    """Return the systematics groups restricted to the kept datasets (empty groups dropped)."""
+    from ..modeling.systematics import Systematics
+
+    groups = [systematics] if isinstance(systematics, Systematics) else list(systematics)
+    out = []
+    for group in groups:
+        names = [n for n in group.datasets_names if n in kept]
+        if names:
+            restricted = copy.copy(group)  # shares the nuisance Parameter objects
+            restricted.datasets_names = names
+            out.append(restricted)
+    return out
 
 
 def _observed(model, name: str) -> np.ndarray:
@@ -169,7 +190,12 @@ def leave_one_group_out(
     for group in dict.fromkeys(labels.values()):
         held = [d for d in datasets if labels[d.name] == group]
         kept = [d for d in datasets if labels[d.name] != group]
-        reduced = build_model(kept, models, **build_kwargs)
+        reduced_kwargs = dict(build_kwargs)
+        if build_kwargs.get("systematics") is not None:
+            reduced_kwargs["systematics"] = _kept_systematics(
+                build_kwargs["systematics"], {d.name for d in kept}
+            )
+        reduced = build_model(kept, models, **reduced_kwargs)
         result = sample(reduced, **sample_kwargs)
         results[group] = result
         names = [f"{d.name}::counts" for d in held]
