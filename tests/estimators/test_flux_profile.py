@@ -133,6 +133,20 @@ def test_energy_groups_and_mask(dataset):
     assert_allclose(only_first["npred_ref"][:, 0], table["npred_ref"][:, 0], rtol=1e-12)
 
 
+def test_masked_region_gives_nan_row():
+    """A region whose pixels are all unsafe is reported (NaN norm, zero counts), as gammapy."""
+    base = _dataset()
+    mask = np.asarray(base.mask_safe.data).copy()
+    mask[:, :, :10] = False  # the first 10 columns (0.2 deg) are unsafe in both bins
+    masked = base.replace(mask_safe=mask)
+    left = masked.geom.to_image().get_coord().skycoord[25, 4]
+    regions = [CircleSkyRegion(left, 0.05 * u.deg), CircleSkyRegion(CENTER, 0.1 * u.deg)]
+    table = FluxProfileEstimator(regions).run(masked)
+    assert np.isnan(table["norm"][0, 0]) and np.isnan(table["norm_ul"][0, 0])
+    assert table["counts"][0, 0] == 0 and not table["is_ul"][0, 0]
+    assert np.isfinite(table["norm"][1, 0]) and table["norm"][1, 0] > 0
+
+
 def test_region_helpers():
     regions = make_concentric_annulus_sky_regions(CENTER, 1 * u.deg, 3, radius_min=0.1 * u.deg)
     assert all(isinstance(r, CircleAnnulusSkyRegion) for r in regions)

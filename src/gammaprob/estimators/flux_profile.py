@@ -267,8 +267,10 @@ class FluxProfileEstimator:
             ``background``, ``excess``, ``npred_ref`` (reference counts), ``norm`` (posterior
             median), ``norm_errn``, ``norm_errp``, ``norm_ul``, ``norm_best`` (likelihood
             maximum), ``ts`` (TS-equivalent over ``norm >= 0``), ``sqrt_ts``, ``is_ul``,
-            ``flux``, ``flux_errn``, ``flux_errp``, ``flux_ul`` (cm-2 s-1). ``meta`` holds
-            the energy edges, credible levels, prior and reference spectrum.
+            ``flux``, ``flux_errn``, ``flux_errp``, ``flux_ul`` (cm-2 s-1). A region with no
+            safe bin with exposure in a group (e.g. outside the safe mask) has zero counts and
+            NaN norms there. ``meta`` holds the energy edges, credible levels, prior and
+            reference spectrum.
         """
         self._check_dataset(dataset)
         geom = dataset.geom
@@ -305,10 +307,7 @@ class FluxProfileEstimator:
                 cols["background"][i, g] = b_e[sel].sum()
                 cols["npred_ref"][i, g] = mu_e[sel].sum()
                 if sel.size == 0 or not mu_e[sel].sum() > 0:
-                    raise ValueError(
-                        f"regions[{i}] has no safe bin with exposure in energy group "
-                        f"[{edges[g]:.4g}, {edges[g + 1]:.4g}]"
-                    )
+                    continue  # masked (no safe bin with exposure): NaN, as gammapy
                 zeros = np.zeros(sel.size)
                 terms = NormTerms(mu_e[sel], n_e[sel], zeros, b_e[sel], zeros, zeros)
                 post = norm_posterior(terms, self.norm_prior)  # known background (Cash)
