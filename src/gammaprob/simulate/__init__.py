@@ -1,5 +1,6 @@
 """Simulation: events from models and IRFs, simulated observations and datasets."""
 
+from .dataset_events import dataset_npred_components, sample_dataset_events
 from .events import EventSampler, SamplingError
 from .observations import (
     IRF_HDUS,
@@ -17,10 +18,12 @@ __all__ = [
     "EventSampler",
     "SamplingError",
     "SimulatedSurvey",
+    "dataset_npred_components",
     "make_observation",
     "parametric_spectrum_dataset",
     "predicted_counts",
     "read_irfs",
+    "sample_dataset_events",
     "simulate_map_dataset",
     "simulate_observation_spectrum",
     "simulate_spectrum_dataset",

@@ -198,6 +198,34 @@ class EventSampler:
         slots = {k: observation._slots[k] for k in ("aeff", "edisp", "psf", "bkg", "rad_max")}
         return Observation(obs_id, events=events, gti=gti, **slots)
 
+    def run_dataset(self, dataset, models=None, *, background: bool = True):
+        """Draw events from the predicted counts of a map dataset.
+
+        Each component (background, then each source) gives ``Poisson(npred)`` events per
+        bin, placed uniformly inside the bin (see
+        :func:`~gammaprob.simulate.sample_dataset_events`, which this calls with this
+        sampler's random generator; the resolution arguments do not apply: the dataset's
+        binning is the resolution).
+
+        Parameters
+        ----------
+        dataset : gammaprob.datasets.MapDataset
+            WCS map dataset with exposure, PSF, energy dispersion, GTIs and a background
+            map (when ``background``).
+        models : SkyModel or sequence, optional
+            Sources and at most one ``FoVBackgroundModel``.
+        background : bool
+            Draw background events from the dataset's background map.
+
+        Returns
+        -------
+        gammaprob.data.EventList
+            Reconstructed events with ``MC_ID``.
+        """
+        from .dataset_events import sample_dataset_events
+
+        return sample_dataset_events(dataset, models, random_state=self.rng, background=background)
+
     # ------------------------------------------------------------------ header and output
     @staticmethod
     def _header(observation) -> dict:
