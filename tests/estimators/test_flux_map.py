@@ -42,6 +42,22 @@ def test_laplace_maximum_and_curvature(rng):
     assert_allclose(out["prob_positive"], stats.norm.cdf(k / s), rtol=1e-12)
 
 
+def test_negative_norm_stops_where_a_prediction_reaches_zero():
+    """As gammapy's norm_min_total: npred >= 0 in every bin, also where no counts are seen."""
+    m = np.array([[1.0, 2.0, 1.0], [1.0, 2.0, 1.0]])
+    b = np.array([[1.0, 1.0, 4.0], [1.0, 1.0, 4.0]])
+    n = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    out = FluxMapEstimator()._laplace(n, b, m)
+    # no counts: exp(-k sum m) grows as k falls, up to k = -min(b / m) = -0.5
+    assert out["norm_best"][0] == pytest.approx(-0.5)
+    assert out["ts"][0] == pytest.approx(2 * 0.5 * m[0].sum())
+    # the unconstrained maximum, k = -3.5 (2 / (k + 4) = 4), is clipped to the bound
+    assert out["norm_best"][1] == pytest.approx(-0.5)
+    mu = -0.5 * m[1] + b[1]
+    ts = 2 * (2 * np.log(mu[2] / b[1, 2]) - (-0.5) * m[1].sum())
+    assert out["ts"][1] == pytest.approx(ts)
+
+
 def test_grid_method_agrees_with_laplace_for_many_counts(rng):
     m = np.full((5, 50), 4.0)
     b = np.full((5, 50), 20.0)

@@ -9,12 +9,13 @@ energy dispersion). With the background map fixed, the log-likelihood of ``k`` i
 summed over the kernel footprint. Two methods:
 
 - ``"laplace"`` (default, vectorised over pixels): Newton's method gives the maximum
-  ``k_hat`` (allowed negative while the prediction stays positive where counts are seen) and
-  the curvature ``sigma``; the posterior under a flat prior on ``k >= 0`` is approximated by
+  ``k_hat`` (allowed negative down to the norm at which the predicted counts of some bin reach
+  zero, as gammapy's ``norm_min_total``; without counts in the footprint the likelihood
+  ``exp(-k M)`` is largest at that bound) and the curvature ``sigma``; the posterior under a flat prior on ``k >= 0`` is approximated by
   ``Normal(k_hat, sigma)`` truncated to ``k >= 0``;
 - ``"grid"``: the exact 1-D posterior on a grid per pixel (:mod:`.norm_posterior`), slower.
 
-``ts = 2 [log L(k_hat) - log L(0)]`` with the unrestricted ``k_hat`` and ``sqrt_ts`` carries
+``ts = 2 [log L(k_hat) - log L(0)]`` with that (possibly negative) ``k_hat`` and ``sqrt_ts`` carries
 its sign (as gammapy's TS maps); ``prob_positive`` is the posterior probability of ``k > 0``
 under a flat prior on all real ``k`` (Laplace: ``Phi(k_hat / sigma)``).
 """
@@ -154,12 +155,17 @@ def _compiled() -> dict:
     def newton(n, b, m, size):  # pragma: no cover - compiled
         total_m = 0.0
         excess = 0.0
-        bound = -np.inf
+        bound = -np.inf  # log barrier: positive prediction where counts are seen
+        bound_all = -np.inf  # non-negative prediction in every bin
+        has_counts = False
         for j in range(size):
             total_m += m[j]
             excess += n[j] - b[j]
-            if n[j] > 0 and m[j] > 0:
-                bound = max(bound, -b[j] / m[j])
+            if m[j] > 0:
+                bound_all = max(bound_all, -b[j] / m[j])
+                if n[j] > 0:
+                    bound = max(bound, -b[j] / m[j])
+            has_counts = has_counts or n[j] > 0
         k = max(excess / total_m, 0.0) if total_m > 0 else 0.0
         for _ in range(_NEWTON_STEPS):
             grad = -total_m
@@ -177,6 +183,10 @@ def _compiled() -> dict:
             k = new
             if done:
                 break
+        if total_m > 0:
+            # as gammapy: the maximum is clipped to npred >= 0; without counts the
+            # likelihood exp(-k M) is largest at that bound
+            k = bound_all if not has_counts else max(k, bound_all)
         curv = 0.0
         ts = 0.0
         for j in range(size):
