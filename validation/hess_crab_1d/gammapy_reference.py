@@ -98,7 +98,9 @@ def reduce():
                 "n_on": int(dataset.counts.data.ravel()[mask].sum()),
                 "n_off": int(dataset.counts_off.data.ravel()[mask].sum()),
                 "alpha_mean": float(np.mean(dataset.alpha.data.ravel()[mask])),
-                "e_safe_min_tev": float(dataset.energy_range_safe[0].quantity.to_value("TeV").item()),
+                "e_safe_min_tev": float(
+                    dataset.energy_range_safe[0].quantity.to_value("TeV").item()
+                ),
             }
         )
         datasets.append(dataset)

@@ -44,7 +44,9 @@ def make_dataset():
     from gammapy.maps import MapAxis, RegionGeom
     from regions import CircleSkyRegion
 
-    energy_axis = MapAxis.from_energy_bounds(ENERGY_TEV[0], ENERGY_TEV[1], ENERGY_TEV[2], unit="TeV")
+    energy_axis = MapAxis.from_energy_bounds(
+        ENERGY_TEV[0], ENERGY_TEV[1], ENERGY_TEV[2], unit="TeV"
+    )
     energy_axis_true = MapAxis.from_energy_bounds(
         ENERGY_TRUE_TEV[0], ENERGY_TRUE_TEV[1], ENERGY_TRUE_TEV[2], unit="TeV", name="energy_true"
     )
