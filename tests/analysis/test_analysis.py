@@ -150,13 +150,14 @@ def test_ogip_blocks_with_energy_scale_systematics(tmp_path):
     assert edges[:-1][fit].min() >= 0.66 * (1 - 1e-6) and edges[1:][fit].max() <= 30 * (1 + 1e-6)
     assert datasets[1].mask_fit is None
     models = analysis.get_models()
-    assert models.names == ["crab", "crab-veritas"]
+    assert models.names == ["crab", "crab@veritas"]
     assert models["crab"].datasets_names == ["hess"]
-    assert models["crab-veritas"].datasets_names == ["veritas-0", "veritas-1"]
+    assert models["crab@veritas"].datasets_names == ["veritas-0", "veritas-1"]
     params = models.parameters
     # the physical parameters are shared (one random variable), the bias is the block's own
-    assert params["crab-veritas::alpha"] is params["crab::alpha"]
-    assert params["crab-veritas::z"].prior.to_dict()["sigma"] == pytest.approx(0.1)
+    assert params["crab@veritas::alpha"] is params["crab::alpha"]
+    prior = params["crab@veritas::energy_scale"].prior.to_dict()
+    assert (prior["type"], prior["sigma"]) == ("TruncatedNormal", pytest.approx(0.1))
     # provenance: the content hash of every OGIP file (PHA, ARF, RMF, BKG)
     hashed = {Path(p).name for p in analysis.reduction["veritas"]["files"]}
     assert hashed == {

@@ -197,7 +197,13 @@ ERRORS = [
         None,
         "priors.systematics",
         {"hess": {"energy_scale": 1.5}},
-        "priors.systematics.hess.energy_scale: input should be less than 1",
+        "priors.systematics.hess.energy_scale: input should be less than or equal to 0.25",
+    ),
+    (
+        None,
+        "priors.systematics",
+        {"hess": {}},
+        "priors.systematics.hess: give energy_scale and/or effective_area",
     ),
     (None, "priors.overrides", {"alpha": 2.0}, "key 'alpha': expected '<source>::<parameter>'"),
     (

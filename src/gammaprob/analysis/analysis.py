@@ -6,7 +6,7 @@ Steps, each timed and logged (``analysis.log`` in the output folder)::
     analysis.get_observations()   # DL3 blocks: data store, selection
     analysis.get_datasets()       # reduce (or reuse the cached reduction), read DL4/DL5 files
     analysis.get_models()         # models file / library entry / catalog, prior overrides,
-                                  # energy-scale systematics
+                                  # systematics per block
     analysis.run_sampling()       # build_model + sample (the DataTree: analysis.result)
     analysis.get_products()       # flux points, light curve from the posterior
     analysis.write()              # result.nc, products (FITS), report
@@ -534,7 +534,7 @@ class Analysis:
         gammaprob.modeling.Models
             The models to sample.
         """
-        from ..modeling import Models, SkyModel
+        from ..modeling import Models
 
         cfg = self.config.models
         with self._step("models"):
@@ -553,9 +553,8 @@ class Analysis:
                 models.extend(self._catalog_models())
             models = Models(models)
             self._apply_overrides(models)
-            systematics = self.config.priors.systematics
-            if systematics:
-                models = self._with_systematics(models, SkyModel)
+            if self.config.priors.systematics:
+                models = self._with_systematics(models)
             self.models = models
             log.info("models: %s", ", ".join(models.names))
         return models
@@ -601,57 +600,17 @@ class Analysis:
             params[key].set(value)
             log.info("prior override %s = %s", key, value)
 
-    def _with_systematics(self, models, sky_model_cls):
-        from ..modeling import Models
-        from ..modeling.spectral import EnergyScale, energy_scale_prior
+    def _with_systematics(self, models):
+        """Fold each block's systematics into the models (:func:`apply_systematics`)."""
+        from ..modeling import apply_systematics
 
         if self.datasets is None:
             self.get_datasets()
-        systematics = self.config.priors.systematics
-        out = []
-        for model in models:
-            if not isinstance(model, sky_model_cls):
-                out.append(model)
-                continue
-            allowed = model.datasets_names
-            plain: list[str] = []
-            scaled: list[tuple[str, list[str]]] = []
-            for block, names in self.block_datasets.items():
-                names = [n for n in names if allowed is None or n in allowed]
-                if not names:
-                    continue
-                if block in systematics:
-                    scaled.append((block, names))
-                else:
-                    plain.extend(names)
-            if plain:
-                out.append(
-                    sky_model_cls(
-                        model.spectral,
-                        model.spatial,
-                        model.temporal,
-                        name=model.name,
-                        datasets_names=plain,
-                        meta=model.meta,
-                    )
-                )
-            for block, names in scaled:
-                component = EnergyScale(
-                    model.spectral,
-                    z=energy_scale_prior(systematics[block].energy_scale),
-                    prefix=model.name,
-                )
-                out.append(
-                    sky_model_cls(
-                        component,
-                        model.spatial,
-                        model.temporal,
-                        name=f"{model.name}-{block}",
-                        datasets_names=names,
-                        meta=model.meta,
-                    )
-                )
-        return Models(out)
+        groups = [
+            cfg.systematics(block, self.block_datasets[block])
+            for block, cfg in self.config.priors.systematics.items()
+        ]
+        return apply_systematics(models, groups, self.datasets)
 
     # ------------------------------------------------------------------ sampling
     def run_sampling(self):

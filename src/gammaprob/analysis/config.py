@@ -539,14 +539,46 @@ class ModelsConfig(_Block):
 
 
 class SystematicsConfig(_Block):
-    """Systematic nuisances of one dataset block."""
+    """Systematic nuisances of one dataset block (:class:`gammaprob.modeling.Systematics`)."""
 
-    energy_scale: float = Field(
+    energy_scale: float | None = Field(
+        default=None,
         gt=0,
-        lt=1,
-        description="Relative energy-scale uncertainty (1 sigma, e.g. 0.15); each source's "
-        "spectrum of this block is an EnergyScale with bias '<source>-<block>::z'",
+        le=0.25,
+        description="Relative energy-scale uncertainty (1 sigma, e.g. 0.15; at most 0.25): "
+        "the block's datasets see every source at assigned energy (1 + z) E, with "
+        "'<block>::energy_scale' = z ~ TruncatedNormal(0, sigma, -0.5, 0.5) (default: off)",
     )
+    effective_area: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Relative effective-area uncertainty (log-normal width, e.g. 0.1): the "
+        "block's source counts times '<block>::effective_area' = a ~ LogNormal(0, width) "
+        "(default: off)",
+    )
+
+    @model_validator(mode="after")
+    def _something_on(self) -> SystematicsConfig:
+        if self.energy_scale is None and self.effective_area is None:
+            raise ValueError("give energy_scale and/or effective_area")
+        return self
+
+    def systematics(self, block: str, datasets_names: list[str]):
+        """Return the :class:`~gammaprob.modeling.Systematics` of block ``block``."""
+        from ..modeling import LogNormal, Systematics
+        from ..modeling.spectral import energy_scale_prior
+
+        return Systematics(
+            datasets_names,
+            name=block,
+            energy_scale=None
+            if self.energy_scale is None
+            else energy_scale_prior(self.energy_scale),
+            effective_area=None
+            if self.effective_area is None
+            else LogNormal(0.0, self.effective_area),
+        )
 
 
 class PriorsConfig(_Block):
