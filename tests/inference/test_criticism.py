@@ -108,6 +108,9 @@ def test_leave_one_group_out_bad_groups():
         leave_one_group_out([template], _source(), {"only": "X"})
     with pytest.raises(ValueError, match="no label for dataset 'only'"):
         leave_one_group_out([template], _source(), {})
+    other = parametric_spectrum_dataset(name="other", n_bins=4, n_bins_true=8)
+    with pytest.raises(ValueError, match=r"hold_out must name groups .*\['X', 'Y'\].*'Z'"):
+        leave_one_group_out([template, other], _source(), {"only": "X", "other": "Y"}, hold_out="Z")
 
 
 def test_kept_systematics_restricts_groups_and_shares_the_nuisances():
@@ -145,11 +148,13 @@ def test_leave_one_instrument_out_with_systematics_per_instrument():
             datasets,
             _source(),
             {"i1": "I1", "i2": "I2", "i3": "I3"},
+            hold_out=["I3"],
             build_kwargs={"systematics": systematics},
             sample_kwargs={"draws": 500, "tune": 800, "chains": 4, "random_seed": 1},
             random_seed=3,
         )
         rows[width] = {r["group"]: r for r in out.rows}
+    assert list(rows[0.05]) == ["I3"]  # only the group asked for was held out
     narrow, wide = rows[0.05]["I3"], rows[1.0]["I3"]
     assert narrow["p_total"] < 0.01 < wide["p_total"]
     assert wide["predicted_lo"] < wide["observed"] < wide["predicted_hi"]

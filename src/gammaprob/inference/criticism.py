@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -138,6 +138,7 @@ def leave_one_group_out(
     models,
     groups: Mapping[str, str] | Callable[[str], str],
     *,
+    hold_out: Sequence[str] | None = None,
     ci_prob: float = 0.95,
     build_kwargs: Mapping | None = None,
     sample_kwargs: Mapping | None = None,
@@ -154,6 +155,9 @@ def leave_one_group_out(
     groups : mapping or callable
         ``{dataset name: instrument or run label}``; every dataset needs one and there must
         be at least two labels.
+    hold_out : sequence of str, optional
+        The groups to leave out, one refit each (default: every group). Each refit costs a
+        full sampling run: name the groups in question (e.g. those PSIS-LOO flags).
     ci_prob : float
         Level of the predicted interval of the total counts.
     build_kwargs : mapping, optional
@@ -172,7 +176,7 @@ def leave_one_group_out(
     ------
     ValueError
         A dataset without a label, an unknown dataset in ``groups``, fewer than two groups,
-        or ``ci_prob`` outside (0, 1).
+        a ``hold_out`` group that no dataset has, or ``ci_prob`` outside (0, 1).
     """
     import pymc as pm
 
@@ -183,11 +187,19 @@ def leave_one_group_out(
         raise ValueError(f"ci_prob must be in (0, 1), got {ci_prob}")
     datasets = list(datasets)
     labels = _labels(datasets, groups)
+    every = list(dict.fromkeys(labels.values()))
+    if hold_out is None:
+        hold_out = every
+    elif isinstance(hold_out, str):
+        hold_out = [hold_out]
+    unknown = [g for g in hold_out if g not in every]
+    if unknown or not hold_out:
+        raise ValueError(f"hold_out must name groups of the datasets {every}, got {hold_out!r}")
     build_kwargs = dict(build_kwargs or {})
     sample_kwargs = dict(sample_kwargs or {})
     full = build_model(datasets, models, **build_kwargs)
     rows, results = [], {}
-    for group in dict.fromkeys(labels.values()):
+    for group in dict.fromkeys(hold_out):
         held = [d for d in datasets if labels[d.name] == group]
         kept = [d for d in datasets if labels[d.name] != group]
         reduced_kwargs = dict(build_kwargs)
