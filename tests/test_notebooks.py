@@ -69,7 +69,11 @@ def test_notebook_never_imports_gammapy(path):
 
 
 def test_gammapy_import_pattern_catches_imports():
-    for src in ("import gammapy", "x = 1\nfrom gammapy.maps import Map", 'import_module("gammapy")'):
+    for src in (
+        "import gammapy",
+        "x = 1\nfrom gammapy.maps import Map",
+        'import_module("gammapy")',
+    ):
         assert _GAMMAPY_IMPORT.search(src), src
     for src in ("# gammapy's fit", "ref = yaml.safe_load(open('gammapy_reference.yaml'))"):
         assert not _GAMMAPY_IMPORT.search(src), src
