@@ -13,6 +13,7 @@ Run with the validation extra: ``python validation/pks2155_flare/gammapy_referen
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -20,10 +21,10 @@ import numpy as np
 import yaml
 from common import (
     AEFF_PERCENT,
-    FIT_START,
     BIN_MIN,
     ENERGY_RECO_TEV,
     ENERGY_TRUE_TEV,
+    FIT_START,
     HERE,
     LC_AMPLITUDE,
     LC_ENERGY_TEV,
@@ -41,7 +42,7 @@ def time_intervals():
     from astropy.time import Time
 
     edges = Time(T_START, scale="utc") + np.arange(N_BINS + 1) * BIN_MIN * u.min
-    return [Time([a, b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [Time([a, b]) for a, b in itertools.pairwise(edges)]
 
 
 def reduce():
