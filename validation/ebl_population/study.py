@@ -9,9 +9,12 @@ background known. True spectra: power laws (index ~ Normal(2.2, 0.2), amplitude 
 (index Normal(2.2, 0.5), amplitude LogUniform(1e-13, 1e-9)) and a shared
 ``alpha_norm ~ Uniform(0, 3)``.
 
-The model is built and NUTS compiled once; each replication draws new intrinsic spectra and
-counts into shared variables (as ``validation/coverage/run.py``). Coverage: the fraction of
-replications whose central credible interval of ``alpha_norm`` holds the truth.
+The model is built and compiled for nutpie once (its counts are shared variables named
+``"<blazar>::data"``); each replication draws new intrinsic spectra and counts and hands them
+to the compiled model with ``with_data``, so a replication costs only its sampling (about
+15 s for 2 x (500 + 500) draws on two cores, against about 100 s with PyMC's NUTS for fewer
+draws). Coverage: the fraction of replications whose central credible interval of
+``alpha_norm`` holds the truth.
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ LEVELS = (0.68, 0.95)
 
 @dataclass
 class Study:
-    """Built model, compiled step, templates and shared counts."""
+    """Built model, its nutpie compilation, templates and the shared counts' names."""
 
     model: object
-    step: object
+    compiled: object
     templates: dict
     counts: dict
     redshifts: dict
@@ -102,9 +105,9 @@ def truth_models(redshifts: dict, alpha: float, rng) -> tuple[list, dict]:
     return models, truth
 
 
-def build(redshifts: dict, seed: int = 1, target_accept: float = 0.9) -> Study:
-    """Build the population model once and compile its NUTS step."""
-    import pymc as pm
+def build(redshifts: dict, seed: int = 1) -> Study:
+    """Build the population model once and compile it for nutpie (counts as shared data)."""
+    import nutpie
     import pytensor
 
     from gammaprob.inference import build_model
@@ -124,42 +127,84 @@ def build(redshifts: dict, seed: int = 1, target_accept: float = 0.9) -> Study:
     for ds in datasets:
         shared = pytensor.shared(np.asarray(ds.counts, dtype="int64"), name=f"{ds.name}::data")
         model.rvs_to_values[model[f"{ds.name}::counts"]] = shared
-        counts[ds.name] = shared
-    step = pm.NUTS(model=model, target_accept=target_accept)
-    return Study(model, step, temps, counts, redshifts, f"{models[0].name}::alpha_norm")
+        counts[ds.name] = shared.name
+    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    return Study(model, compiled, temps, counts, redshifts, f"{models[0].name}::alpha_norm")
 
 
-def replicate(study: Study, alpha: float, rng, draws: int = 500, tune: int = 500):
+def replicate(
+    study: Study,
+    alpha: float,
+    rng,
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    target_accept: float = 0.9,
+):
     """Simulate one sample at the true ``alpha`` and return its posterior and the truth."""
-    import pymc as pm
+    import nutpie
 
     from gammaprob.simulate import simulate_spectrum_dataset
 
     truths, truth = truth_models(study.redshifts, alpha, rng)
+    data = {}
     for sky in truths:
         ds = simulate_spectrum_dataset(sky, study.templates[sky.name], rng=rng, name=sky.name)
-        study.counts[sky.name].set_value(np.asarray(ds.counts, dtype="int64"))
-    result = pm.sample(
-        model=study.model,
-        step=study.step,
+        data[study.counts[sky.name]] = np.asarray(ds.counts, dtype="int64")
+    result = nutpie.sample(
+        study.compiled.with_data(**data),
         draws=draws,
         tune=tune,
-        chains=2,
-        cores=1,
-        random_seed=int(rng.integers(2**31)),
-        progressbar=False,
-        compute_convergence_checks=False,
+        chains=chains,
+        seed=int(rng.integers(2**31)),
+        progress_bar=False,
+        target_accept=target_accept,
     )
     return result, truth
 
 
-def coverage(study: Study, alpha: float, n: int, seed: int, **kwargs) -> dict:
-    """Recovery and coverage of ``alpha_norm`` over ``n`` replications."""
+def coverage(
+    study: Study,
+    alpha: float,
+    n: int,
+    seed: int,
+    *,
+    stop=None,
+    on_record=None,
+    **kwargs,
+) -> dict:
+    """Recovery and coverage of ``alpha_norm`` over at most ``n`` replications.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`build`.
+    alpha : float
+        True optical-depth scale.
+    n : int
+        Largest number of replications.
+    seed : int
+        Seed of the replications' random numbers.
+    stop : callable, optional
+        ``stop()`` is asked before every replication; True ends the study (a time budget).
+    on_record : callable, optional
+        Called with the summary (:func:`summarise`) after every replication.
+    **kwargs
+        Passed to :func:`replicate` (``draws``, ``tune``, ``chains``).
+
+    Returns
+    -------
+    dict
+        :func:`summarise` of the replications done.
+    """
     from gammaprob.inference import check_convergence
 
     rng = np.random.default_rng(seed)
     records, t0 = [], time.perf_counter()
+    out = summarise(records, alpha, 0.0)
     for _ in range(n):
+        if stop is not None and stop():
+            break
         result, _ = replicate(study, alpha, rng, **kwargs)
         samples = np.asarray(result["posterior"][study.alpha_name].values).ravel()
         inside = {}
@@ -175,18 +220,44 @@ def coverage(study: Study, alpha: float, n: int, seed: int, **kwargs) -> dict:
                 "inside": inside,
                 "rhat_max": float(conv.rhat_max),
                 "divergences": int(conv.n_divergent),
+                "ess_tail_min": float(conv.ess_tail_min),
             }
         )
-    out = {"alpha_true": alpha, "n": n, "seconds": round(time.perf_counter() - t0, 1)}
+        out = summarise(records, alpha, time.perf_counter() - t0)
+        if on_record is not None:
+            on_record(out)
+    return out
+
+
+def summarise(records: list, alpha: float, seconds: float) -> dict:
+    """Recovery and coverage of the replications so far.
+
+    For each level: the hits, the observed coverage, the binomial standard error at the
+    nominal level and the central 95 % binomial band of the observed coverage for ``n``
+    calibrated replications; and the p-value of a Kolmogorov-Smirnov test that the truth's
+    posterior ranks are uniform.
+    """
+    from scipy.stats import binom, kstest
+
+    n = len(records)
+    out = {"alpha_true": alpha, "n": n, "seconds": round(seconds, 1)}
+    if n == 0:
+        return out
+    out["not_converged"] = sum(r["rhat_max"] > 1.01 or r["divergences"] > 0 for r in records)
     out["median_of_medians"] = float(np.median([r["median"] for r in records]))
     out["mean_posterior_std"] = float(np.mean([r["std"] for r in records]))
     for level in LEVELS:
         hits = sum(r["inside"][level] for r in records)
         sigma = float(np.sqrt(level * (1 - level) / n))
+        band = binom.ppf([0.025, 0.975], n, level) / n
         out[f"coverage_{level:.2f}"] = {
+            "hits": int(hits),
             "observed": hits / n,
             "binomial_sigma": round(sigma, 4),
-            "within_2_sigma": bool(abs(hits / n - level) <= 2 * sigma),
+            "binomial_95_band": [float(band[0]), float(band[1])],
+            "within_band": bool(band[0] <= hits / n <= band[1]),
         }
+    ranks = [r["rank"] for r in records]
+    out["rank_ks_pvalue"] = float(kstest(ranks, "uniform").pvalue)
     out["records"] = records
     return out
