@@ -51,7 +51,7 @@ def test_multi_template_runs_end_to_end(tmp_path):
     assert paths["result"].is_file()
     assert analysis.block_datasets["fermi"] == ["fermi"]
     assert analysis.block_datasets["hawc"] == ["hawc"]
-    assert analysis.models.names == ["crab", "crab-hess", "crab-magic"]
+    assert analysis.models.names == ["crab", "crab@hess", "crab@magic"]
     assert sorted(analysis.models["crab"].datasets_names) == ["fermi", "hawc"]
     posterior = analysis.result["posterior"]
     for name in ("crab::alpha", "crab::beta", "crab::amplitude"):
