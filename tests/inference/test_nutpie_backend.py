@@ -130,3 +130,25 @@ def test_chain_starts_stay_within_the_prior_spread():
         assert offsets[:, i].max() <= float(scales[name]) + 1e-12, name
         assert offsets[:, i].max() > 0.9 * float(scales[name]), name  # jittered, not fixed
     assert len({tuple(s) for s in starts}) == 300  # every seed its own start
+
+
+def test_chain_starts_are_pymc_draws_shrunk_per_variable():
+    """The jitter is PyMC's own uniform draw for the seed, times the variable's scale: a
+    variable with scale 1 starts where PyMC would start it (the random stream of the chains
+    is unchanged), a narrow-prior one proportionally closer to its support point."""
+    from pymc.initial_point import make_initial_point_fn
+
+    model = _curved_model()
+    compiled = compile_nutpie(model)
+    scales = nutpie_backend.jitter_scales(model)
+    pymc_start = make_initial_point_fn(
+        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
+    names = ["beta", "wide", "z_interval__", "flat_log__"]
+    support = np.array([0.1, 0.0, 0.0, 0.0])
+    for seed in (0, 1, 12345678901234567890):
+        ours = compiled.initial_point_func(seed)
+        theirs = np.array([float(pymc_start(seed)[name]) for name in names])
+        expected = support + (theirs - support) * np.array([float(scales[n]) for n in names])
+        np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
+    assert ours[1] == pytest.approx(theirs[1], abs=1e-12)  # "wide": scale 1, PyMC's start
