@@ -14,7 +14,7 @@ from regions import CircleSkyRegion
 from gammaprob.datasets import FluxPoints, SpectrumDatasetOnOff
 from gammaprob.maps import HpxGeom, Map, MapAxis, RegionGeom, WcsGeom
 from gammaprob.maps.geom import Geom
-from gammaprob.modeling import LogUniform, Normal, SkyModel
+from gammaprob.modeling import LogNormal, LogUniform, Normal, SkyModel
 from gammaprob.modeling.spectral import LogParabola, PowerLaw
 from gammaprob.visualization import plot_flux_points, plot_spectrum_band, spectrum_draws
 
@@ -322,3 +322,21 @@ def test_catalog_plot_uses_the_same_units():
     np.testing.assert_allclose(
         ax.lines[0].get_ydata(), (energy**2 * dnde).to_value("TeV cm-2 s-1"), rtol=1e-12
     )
+
+
+@pytest.mark.requires_data
+def test_map_dataset_fit_uses_the_background_model_at_the_posterior_medians(gammapy_data):
+    from gammaprob.datasets import read_map_dataset
+    from gammaprob.modeling import FoVBackgroundModel
+    from gammaprob.visualization.datasets import predicted_counts
+
+    ds = read_map_dataset(gammapy_data / "fermi-3fhl-crab" / "Fermi-LAT-3FHL_data_Fermi-LAT.fits")
+    template = np.asarray(ds.background.data, dtype=float)
+    background = FoVBackgroundModel(dataset_name=ds.name, norm=LogNormal(0.0, 0.5))
+    medians = {f"{ds.name}-bkg::norm": 1.5}
+    np.testing.assert_allclose(predicted_counts(ds, [background], medians), 1.5 * template)
+    np.testing.assert_allclose(predicted_counts(ds, background), template)  # current value 1
+    assert background.parameters["norm"].value == 1.0  # the caller's model is not changed
+    ax = ds.plot_residuals([background], result=medians)
+    expected = (np.asarray(ds.counts.data) - 1.5 * template).sum(axis=0)
+    np.testing.assert_allclose(ax.images[0].get_array(), expected, rtol=1e-10)

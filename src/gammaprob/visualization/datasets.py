@@ -38,15 +38,32 @@ def _data(values) -> np.ndarray:
     return np.asarray(getattr(values, "data", values), dtype=float)
 
 
+def _background_at(model, medians: dict):
+    """Copy of a FoV background model with its parameters set to the posterior medians."""
+    from copy import deepcopy
+
+    copy = deepcopy(model)
+    for name, param in copy.parameters.items():
+        key = f"{model.name}::{name}"
+        if key in medians:
+            param.set(float(medians[key]))
+    return copy
+
+
 def _models_at(models, result):
     from gammaprob.estimators._source import frozen_model, posterior_medians
-    from gammaprob.modeling import SkyModel
+    from gammaprob.modeling import FoVBackgroundModel, SkyModel
 
-    models = [models] if isinstance(models, SkyModel) else list(models)
+    models = [models] if isinstance(models, (SkyModel, FoVBackgroundModel)) else list(models)
     if result is None:
         return models
     medians = posterior_medians(result)
-    return [frozen_model(m, medians) for m in models]
+    return [
+        _background_at(m, medians)
+        if isinstance(m, FoVBackgroundModel)
+        else frozen_model(m, medians)
+        for m in models
+    ]
 
 
 def predicted_counts(dataset, models, result=None) -> np.ndarray:
@@ -57,9 +74,11 @@ def predicted_counts(dataset, models, result=None) -> np.ndarray:
     dataset : SpectrumDataset, SpectrumDatasetOnOff, MapDataset or MapDatasetOnOff
         The data.
     models : SkyModel, list of SkyModel or Models
-        Sources (spectrum datasets use the spectral components only).
+        Sources (spectrum datasets use the spectral components only), and for map datasets
+        optionally a ``FoVBackgroundModel`` that scales the dataset's background.
     result : xarray.DataTree, optional
-        Sampling result: the sources are evaluated at the posterior medians.
+        Sampling result: the sources (and the background model) are evaluated at the
+        posterior medians.
 
     Returns
     -------
