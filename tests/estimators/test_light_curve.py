@@ -115,3 +115,22 @@ def test_errors():
         LightCurveEstimator(_source(), EDGES).run([ds])
     with pytest.raises(TypeError, match="conditional"):
         LightCurveEstimator(_source(), EDGES, mode="marginal")
+
+
+def test_every_time_bin_reports_the_common_energy_range(rng):
+    """A run with a higher safe threshold gives its flux over the same range as the others."""
+    mu = 1e-11 * 1e13 * np.array([1 / 1 - 1 / 3, 1 / 3 - 1 / 10])
+    full = _dataset("low-threshold", rng.poisson(mu + 20), rng.poisson([80, 80]), 60000)
+    high = _dataset("high-threshold", rng.poisson(mu + 20), rng.poisson([80, 80]), 60001)
+    high = high.replace(mask_safe=np.array([False, True]))
+    one_bin = [1, 10] * u.TeV
+    t = LightCurveEstimator(_source(), one_bin, onoff="wstat").run([full, high]).table
+    assert_allclose(t["e_min"].quantity.to_value("TeV").ravel(), [1, 1])
+    assert_allclose(t["e_max"].quantity.to_value("TeV").ravel(), [10, 10])
+    ref_flux = t["ref_flux"].quantity.to_value("cm-2 s-1").ravel()
+    assert_allclose(ref_flux, 1e-11 * 0.9)  # power law index 2 integrated over 1-10 TeV
+    assert_allclose(t["flux"].quantity.to_value("cm-2 s-1").ravel(), t["norm"].ravel() * ref_flux)
+    # the high-threshold run alone measures its norm above 3 TeV only
+    alone = FluxPointsEstimator(_source(), one_bin, onoff="wstat").run(high).table
+    assert_allclose(alone["e_min"].quantity.to_value("TeV"), [3])
+    assert_allclose(t["norm"][1], alone["norm"], rtol=1e-12)

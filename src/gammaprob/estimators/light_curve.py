@@ -4,6 +4,12 @@ Datasets are grouped by time (one group per dataset, or per user interval holdin
 dataset's GTI mid-time); each group gives flux points with :class:`FluxPointsEstimator`
 (conditional mode: the source's shape fixed, one norm per energy and time bin).
 
+Every time bin reports the same energy range per energy bin: the envelope over all time bins
+of the reconstructed bins that measured it (as gammapy, whose light-curve bins all carry the
+snapped requested edges). A time bin whose safe range starts higher (a run at larger zenith
+angle) thus gives its flux over the common range, extrapolated with the fixed shape, and the
+``flux`` column stays comparable along the light curve.
+
 Variability test, per energy bin, from the exact per-bin likelihoods of the norm:
 
 - ``var_ts = 2 [sum_i max_k log L_i(k) - max_k sum_i log L_i(k)]`` (over ``k >= 0``): the
@@ -53,6 +59,34 @@ def dataset_time_range(dataset) -> tuple[float, float]:
         f"dataset {dataset.name!r} has no GTI and no meta['time_start_mjd'/'time_stop_mjd']; "
         "a light curve needs the observation times"
     )
+
+
+def _common_energy_ranges(rows_per_group) -> list[tuple[float, float] | None]:
+    """Per energy bin, the envelope (TeV) of the ranges measured in all time bins.
+
+    Parameters
+    ----------
+    rows_per_group : list of list
+        :meth:`FluxPointsEstimator.estimate_bins` rows of each time bin (a row is None for a
+        bin without data; its last item is the measured ``(e_min, e_max)`` in TeV).
+
+    Returns
+    -------
+    list of (float, float) or None
+        The smallest ``e_min`` and largest ``e_max`` per energy bin; None where no time bin
+        has data.
+    """
+    n_bins = len(rows_per_group[0])
+    out: list[tuple[float, float] | None] = [None] * n_bins
+    for rows in rows_per_group:
+        for k, row in enumerate(rows):
+            if row is None:
+                continue
+            lo, hi = row[3]
+            if out[k] is not None:
+                lo, hi = min(lo, out[k][0]), max(hi, out[k][1])
+            out[k] = (lo, hi)
+    return out
 
 
 class LightCurve:
@@ -202,14 +236,20 @@ class LightCurveEstimator:
         datasets = list(datasets)
         groups = self._groups(datasets)
         fpe = self.flux_points
-        tables, terms = [], []
-        frozen = None
-        for _, _, members in groups:
-            frozen, rows = fpe.estimate_bins(
-                members, models, posterior=posterior, parameters=parameters
+        per_group = [
+            fpe.estimate_bins(members, models, posterior=posterior, parameters=parameters)
+            for _, _, members in groups
+        ]
+        frozen = per_group[-1][0]
+        ranges = _common_energy_ranges([rows for _, rows in per_group])
+        tables = [
+            fpe.table_columns(
+                group_frozen,
+                [None if row is None else (*row[:3], ranges[k]) for k, row in enumerate(rows)],
             )
-            tables.append(fpe.table_columns(frozen, rows))
-            terms.append([None if row is None else row[0] for row in rows])
+            for group_frozen, rows in per_group
+        ]
+        terms = [[None if row is None else row[0] for row in rows] for _, rows in per_group]
         out = Table()
         out["time_min"] = [g[0] for g in groups]
         out["time_max"] = [g[1] for g in groups]
