@@ -158,6 +158,15 @@ def test_without_background(dataset):
     assert list(dataset_npred_components(dataset, _models(), background=False)) == ["src"]
 
 
+def test_expected_counts_need_no_gti(dataset):
+    """A dataset read from a file without GTIs still gives its npred (times need GTIs)."""
+    with_gti = dataset_npred_components(dataset, _models())
+    without = dataset_npred_components(dataset.replace(gti=None), _models())
+    assert list(without) == ["background", "src"]
+    for name, npred in with_gti.items():
+        np.testing.assert_array_equal(without[name], npred)
+
+
 def test_bad_datasets_are_clear_errors(dataset):
     with pytest.raises(SamplingError, match="no background map"):
         sample_dataset_events(dataset.replace(background=None), _models())

@@ -49,11 +49,6 @@ def _check_dataset(dataset, background: bool) -> None:
             f"dataset {name!r} has no exposure map to fold the models with: reduce it with "
             "MapDatasetMaker(selection=[..., 'exposure'])"
         )
-    if dataset.gti is None or len(dataset.gti) == 0:
-        raise SamplingError(
-            f"dataset {name!r} has no GTI: arrival times are drawn inside the good time "
-            "intervals; give it one (dataset.replace(gti=GTI(...)))"
-        )
 
 
 def dataset_npred_components(dataset, models=None, *, background: bool = True) -> dict:
@@ -79,7 +74,8 @@ def dataset_npred_components(dataset, models=None, *, background: bool = True) -
     Raises
     ------
     SamplingError
-        A dataset without a background map (when ``background``), exposure or GTI, an on/off dataset, or a geometry other than WCS.
+        A dataset without a background map (when ``background``) or exposure, an on/off
+        dataset, or a geometry other than WCS.
     """
     from gammaprob.forward import MapResponse, current_values, npred_map
     from gammaprob.forward._models import models_for
@@ -141,6 +137,11 @@ def sample_dataset_events(dataset, models=None, *, random_state=None, background
 
     rng = as_rng(random_state)
     components = dataset_npred_components(dataset, models, background=background)
+    if dataset.gti is None or len(dataset.gti) == 0:
+        raise SamplingError(
+            f"dataset {dataset.name!r} has no GTI: arrival times are drawn inside the good "
+            "time intervals; give it one (dataset.replace(gti=GTI(...)))"
+        )
     geom = dataset.counts.geom
     n_energy, ny, nx = dataset.counts.data.shape
     parts = []
