@@ -19,7 +19,8 @@ from gammaprob.analysis.templates import template
 
 def _config(tmp_path) -> AnalysisConfig:
     data = yaml.safe_load(template("multi"))
-    data["sampler"].update(draws=300, tune=500, chains=2, seed=1)
+    # seed 0 and four chains: one of them stuck at its start before the prior-scaled jitter
+    data["sampler"].update(draws=300, tune=500, chains=4, seed=0)
     data["outputs"].update(directory=str(tmp_path / "out"), report=None)
     return AnalysisConfig.from_dict(data)
 
@@ -57,7 +58,7 @@ def test_multi_template_runs_end_to_end(tmp_path):
     for name in ("crab::alpha", "crab::beta", "crab::amplitude"):
         chains = posterior[name].mean("draw").values
         spread = float(posterior[name].std())
-        assert np.ptp(chains) < 0.5 * spread, name  # both chains found the same mode
+        assert np.ptp(chains) < 0.5 * spread, name  # all chains found the same mode
     # recorded by hand (docs/analysis.md): alpha 2.477 +- 0.006, beta 0.061 +- 0.002,
     # amplitude (3.68 +- 0.05)e-11 cm-2 s-1 TeV-1 at 1 TeV
     assert float(posterior["crab::alpha"].mean()) == pytest.approx(2.477, abs=0.03)
