@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -211,9 +212,13 @@ def leave_one_group_out(
         result = sample(reduced, **sample_kwargs)
         results[group] = result
         names = [f"{d.name}::counts" for d in held]
-        predictive = pm.sample_posterior_predictive(
-            result, model=full, var_names=names, random_seed=random_seed, progressbar=False
-        )
+        with warnings.catch_warnings():
+            # the held-out nuisances are drawn from their priors; numba runs some random
+            # draws (TruncatedNormal) in object mode and says so: a speed note, not an error
+            warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+            predictive = pm.sample_posterior_predictive(
+                result, model=full, var_names=names, random_seed=random_seed, progressbar=False
+            )
         predictive = predictive["posterior_predictive"]
         for dataset, name in zip(held, names, strict=True):
             draws = np.asarray(predictive[name].values, dtype=float)
