@@ -105,15 +105,18 @@ def _curved_model():
         pm.Normal("wide", 0.0, 10.0)
         pm.TruncatedNormal("z", 0.0, 0.15, lower=-0.5, upper=0.5)
         pm.HalfFlat("flat")
+        pm.TruncatedNormal("narrow_z", 0.0, 0.05, lower=-0.5, upper=0.5)
     return model
 
 
 def test_jitter_scales_follow_the_prior_spread_capped_at_one():
+    """Two prior standard deviations, at most PyMC's 1."""
     scales = nutpie_backend.jitter_scales(_curved_model())
-    assert scales["beta"] == pytest.approx(0.1, rel=0.15)
+    assert scales["beta"] == pytest.approx(0.2, rel=0.15)
     assert scales["wide"] == 1.0
     # z = -0.5 + sigmoid(u): d u / d z = 4 at z = 0, so the spread of u is about 4 x 0.15
-    assert scales["z_interval__"] == pytest.approx(0.6, rel=0.15)
+    assert scales["z_interval__"] == 1.0
+    assert scales["narrow_z_interval__"] == pytest.approx(2 * 4 * 0.05, rel=0.15)
     assert scales["flat_log__"] == 1.0  # improper prior: PyMC's width
 
 
@@ -123,8 +126,8 @@ def test_chain_starts_stay_within_the_prior_spread():
     compiled = compile_nutpie(_curved_model())
     scales = nutpie_backend.jitter_scales(_curved_model())
     starts = np.array([compiled.initial_point_func(seed) for seed in range(300)])
-    names = ["beta", "wide", "z_interval__", "flat_log__"]
-    support = np.array([0.1, 0.0, 0.0, 0.0])  # support points on the unconstrained scale
+    names = ["beta", "wide", "z_interval__", "flat_log__", "narrow_z_interval__"]
+    support = np.array([0.1, 0.0, 0.0, 0.0, 0.0])  # support points on the unconstrained scale
     offsets = np.abs(starts - support)
     for i, name in enumerate(names):
         assert offsets[:, i].max() <= float(scales[name]) + 1e-12, name
@@ -144,8 +147,8 @@ def test_chain_starts_are_pymc_draws_shrunk_per_variable():
     pymc_start = make_initial_point_fn(
         model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
     )
-    names = ["beta", "wide", "z_interval__", "flat_log__"]
-    support = np.array([0.1, 0.0, 0.0, 0.0])
+    names = ["beta", "wide", "z_interval__", "flat_log__", "narrow_z_interval__"]
+    support = np.array([0.1, 0.0, 0.0, 0.0, 0.0])
     for seed in (0, 1, 12345678901234567890):
         ours = compiled.initial_point_func(seed)
         theirs = np.array([float(pymc_start(seed)[name]) for name in names])
