@@ -159,7 +159,7 @@ def test_energy_scale_recovered_on_simulation():
         systematics=Systematics("b", energy_scale=spectral.energy_scale_prior(0.2)),
     )
     result = sample(
-        model, draws=500, tune=300, chains=2, random_seed=2, progressbar=False, check=False
+        model, draws=300, tune=300, chains=2, random_seed=2, progressbar=False, check=False
     )
     assert check_convergence(result, warn=False).ok
     z = np.asarray(result.posterior["b::energy_scale"]).ravel()
