@@ -218,3 +218,72 @@ def test_jax_form_equals_numba(response, monkeypatch, separable):
     np.testing.assert_allclose(jax_values[0], numba_values[0], rtol=1e-9)
     # gradients: the static box also differentiates the tail beyond 5 sigma
     np.testing.assert_allclose(jax_values[1:], numba_values[1:], rtol=3e-3)
+
+
+def _gauss_box(response, sigma=0.05):
+    model = _model("gauss")
+    fold = MapFold.build(
+        response, [model], {"ext": (0.0, 0.0, 0.1)}, model_oversampling=1, size_quantile=0.9
+    )
+    source = fold.extended[0]
+    params = {"ext::lon_0": pt.dscalar(), "ext::lat_0": pt.dscalar(), "ext::sigma": pt.dscalar()}
+    params.update({"ext::e": 0.0, "ext::phi": 0.0})
+    return source.following_box(params, fold.gathers[0], source.kernel)
+
+
+def test_tiled_convolution_equals_one_fft(response, monkeypatch):
+    """Boxes larger than the largest stored FFT are convolved in tiles: same output and adjoint."""
+    import gammaprob.forward.following_box_kernels as kernels_module
+
+    box = _gauss_box(response)
+    theta = np.array([0.013, -0.007, 0.05])
+    r0, r1, c0, c1 = box.numpy_box(theta)
+    assert min(r1 - r0, c1 - c0) >= 20  # several tiles below
+    grad = np.random.default_rng(3).normal(size=(box.kernels.shape[0], box.n_out))
+    one = forward_kernel(box)(theta), kernels_module.vjp_kernel(box)(theta, grad)
+    h, w = r1 - r0, c1 - c0
+    kh, kw = box.kernels.shape[1:]
+    _, ty, tx = kernels_module.tiling(h, w, kh, kw, *_ladder_and_costs(box))
+    assert (ty, tx) == (h, w)  # one FFT for the whole box
+    monkeypatch.setattr(kernels_module, "MAX_FFT_SIZE", max(kh, kw) + 9)  # tiles of ~10 px
+    monkeypatch.setattr(kernels_module, "_CACHE", {})
+    _, ty, tx = kernels_module.tiling(h, w, kh, kw, *_ladder_and_costs(box))
+    assert h // ty >= 2 and w // tx >= 2 and (h % ty, w % tx) != (0, 0)  # a remainder tile
+    tiled = forward_kernel(box)(theta), kernels_module.vjp_kernel(box)(theta, grad)
+    np.testing.assert_allclose(tiled[0], one[0], rtol=0, atol=1e-12 * abs(one[0]).max())
+    np.testing.assert_allclose(tiled[1], one[1], rtol=1e-10)
+
+
+def _ladder_and_costs(box):
+    from gammaprob.forward.following_box_kernels import kernel_spectra
+
+    ladder, _, costs, _ = kernel_spectra(box.kernels, box.solid_angle.shape)
+    return ladder, costs
+
+
+def test_fft_ladder_is_five_smooth_and_bounded():
+    from gammaprob.forward.following_box_kernels import FFT_SIZE_RATIO, fft_ladder
+
+    ladder = fft_ladder(67, 400, max_size=192)
+    assert ladder[0] == next_fast_length(67) and ladder[-1] == 192
+    assert all(_smooth(int(n)) for n in ladder)
+    assert np.all(ladder[1:-1] >= FFT_SIZE_RATIO * ladder[:-2])  # the last one is the top
+    # a kernel wider than the largest size still gets one size that holds it
+    assert list(fft_ladder(300, 10, max_size=192)) == [next_fast_length(300)]
+
+
+def test_large_captured_arrays_give_no_cache_key(response, monkeypatch):
+    """numba cannot store closures over arrays above 1 MB: such boxes return no cache key."""
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    import gammaprob.forward.following_box_kernels as kernels_module
+
+    box = _gauss_box(response)
+    op = FollowingBoxConvolve(box)
+    node = op.make_node(pt.dvector())
+    assert kernels_module.storable(box)
+    assert numba_funcify_and_cache_key(op, node=node)[1] is not None
+    monkeypatch.setattr(kernels_module, "NUMBA_FROZEN_BYTES", 1000)
+    monkeypatch.setattr(kernels_module, "_CACHE", {})
+    assert not kernels_module.storable(box)
+    assert numba_funcify_and_cache_key(op, node=node)[1] is None

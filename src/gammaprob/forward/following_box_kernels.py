@@ -16,9 +16,13 @@ import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
 
 __all__ = [
     "box_bounds",
+    "fft_ladder",
     "forward_kernel",
     "geometry_kernel",
+    "kernel_spectra",
     "next_fast_length",
+    "storable",
+    "tiling",
     "vjp_kernel",
 ]
 
@@ -71,7 +75,85 @@ def box_bounds(geometry, centres, reach_margin):
     return r0, r1, c0, c1
 
 
+#: Largest side (px) of the square FFTs whose kernel spectra are stored; larger boxes are
+#: convolved in tiles (overlap-add).
+MAX_FFT_SIZE = 192
+#: Smallest ratio between consecutive stored FFT sizes (bounds the number of stored spectra).
+FFT_SIZE_RATIO = 1.1
+
+
+def fft_ladder(kernel_size: int, box_size: int, max_size: int = MAX_FFT_SIZE) -> np.ndarray:
+    """Square FFT sizes (5-smooth) for which the kernels' spectra are stored.
+
+    From the smallest fast length above ``kernel_size`` up to the one that holds the full
+    convolution of a ``box_size`` image (at most ``max_size``, or the first fast length above
+    the kernel when that is larger), each at least :data:`FFT_SIZE_RATIO` times the previous.
+
+    Parameters
+    ----------
+    kernel_size : int
+        Largest kernel side (px).
+    box_size : int
+        Largest box side (px).
+    max_size : int
+        Largest stored FFT side (px).
+    """
+    first = next_fast_length(kernel_size)
+    top = max(first, next_fast_length(min(box_size + kernel_size - 1, max_size)))
+    ladder = [first]
+    while ladder[-1] < top:
+        ladder.append(min(next_fast_length(math.ceil(ladder[-1] * FFT_SIZE_RATIO)), top))
+    return np.array(ladder, dtype=np.int64)
+
+
+def kernel_spectra(kernels: np.ndarray, box_shape: tuple[int, int]):
+    """Compute the kernels' spectra at every :func:`fft_ladder` size (once per box).
+
+    Returns
+    -------
+    ladder : numpy.ndarray
+        The FFT sizes ``(J,)``.
+    offsets : numpy.ndarray
+        ``(J + 1,)`` bounds of each size's spectra in ``spectra``.
+    costs : numpy.ndarray
+        Relative cost of one FFT at each size (``N^2 log N``).
+    spectra : numpy.ndarray
+        Flat complex array: for size ``N``, ``rfft2(kernels, s=(N, N))`` of shape
+        ``(K, N, N // 2 + 1)``.
+    """
+    kh, kw = kernels.shape[1:]
+    ladder = fft_ladder(max(kh, kw), max(box_shape), MAX_FFT_SIZE)
+    parts = [np.fft.rfft2(kernels, s=(int(n), int(n))).reshape(-1) for n in ladder]
+    offsets = np.concatenate([[0], np.cumsum([p.size for p in parts])]).astype(np.int64)
+    costs = ladder.astype(np.float64) ** 2 * np.log2(ladder.astype(np.float64))
+    return ladder, offsets, costs, np.ascontiguousarray(np.concatenate(parts))
+
+
+@numba.njit(cache=True)
+def tiling(h, w, kh, kw, ladder, costs):
+    """Cheapest ``(size index, tile rows, tile columns)`` to convolve an ``h x w`` image.
+
+    Tiles of ``ty x tx`` pixels with ``ty + kh - 1`` and ``tx + kw - 1`` within the FFT side;
+    the cost is the number of tiles times the cost of one FFT.
+    """
+    best, best_cost, best_ty, best_tx = 0, np.inf, 1, 1
+    for j in range(ladder.size):
+        ty, tx = ladder[j] - kh + 1, ladder[j] - kw + 1
+        if ty < 1 or tx < 1:
+            continue
+        n_tiles = ((h + ty - 1) // ty) * ((w + tx - 1) // tx)
+        # equal tiles: the fewest rows and columns that keep the tile count
+        ty = (h + (h + ty - 1) // ty - 1) // ((h + ty - 1) // ty)
+        tx = (w + (w + tx - 1) // tx - 1) // ((w + tx - 1) // tx)
+        cost = n_tiles * costs[j]
+        if cost < best_cost:
+            best, best_cost, best_ty, best_tx = j, cost, ty, tx
+    return best, best_ty, best_tx
+
+
 _CACHE: dict = {}
+#: Largest array numba freezes into compiled code (``BaseContext.make_constant_array``).
+NUMBA_FROZEN_BYTES = 10**6
 
 
 def _kernels(box):
@@ -161,6 +243,13 @@ def _kernels(box):
                 image[i, j] *= omega[r0 + i, c0 + j] * inv_k2
         return image
 
+    ladder, offsets, costs, spectra = kernel_spectra(kernels, (omega.shape[0], omega.shape[1]))
+
+    @numba.njit
+    def _spectra(j):
+        size = ladder[j]
+        return spectra[offsets[j] : offsets[j + 1]].reshape((n_kernels, size, size // 2 + 1))
+
     @numba.njit
     def forward(theta):
         out = np.zeros((n_kernels, n_out))
@@ -169,16 +258,24 @@ def _kernels(box):
             return out
         image = _image(theta, r0, r1, c0, c1)
         h, w = r1 - r0, c1 - c0
-        ho, wo = h + kh - 1, w + kw - 1
-        shape = (next_fast_length(ho), next_fast_length(wo))
-        spectrum = np.fft.rfft2(image, s=shape)
-        for q in range(n_kernels):
-            conv = np.fft.irfft2(spectrum * np.fft.rfft2(kernels[q], s=shape), s=shape)
-            for i in range(ho):
-                for j in range(wo):
-                    idx = out_index[r0 + i, c0 + j]
-                    if idx >= 0:
-                        out[q, idx] = conv[i, j]
+        j, ty, tx = tiling(h, w, kh, kw, ladder, costs)
+        size = ladder[j]
+        shape = (size, size)
+        spec = _spectra(j)
+        for y0 in range(0, h, ty):
+            th = min(ty, h - y0)
+            for x0 in range(0, w, tx):
+                tw = min(tx, w - x0)
+                spectrum = np.fft.rfft2(
+                    np.ascontiguousarray(image[y0 : y0 + th, x0 : x0 + tw]), s=shape
+                )
+                for q in range(n_kernels):
+                    conv = np.fft.irfft2(spectrum * spec[q], s=shape)
+                    for i in range(th + kh - 1):
+                        for jj in range(tw + kw - 1):
+                            idx = out_index[r0 + y0 + i, c0 + x0 + jj]
+                            if idx >= 0:
+                                out[q, idx] += conv[i, jj]
         return out
 
     @numba.njit
@@ -187,22 +284,30 @@ def _kernels(box):
         if r1 <= r0 or c1 <= c0:
             return np.zeros(theta.size)
         h, w = r1 - r0, c1 - c0
-        ho, wo = h + kh - 1, w + kw - 1
-        shape = (next_fast_length(ho), next_fast_length(wo))
-        total = np.zeros((shape[0], shape[1] // 2 + 1), dtype=np.complex128)
-        upstream = np.zeros((ho, wo))
-        for q in range(n_kernels):
-            for i in range(ho):
-                for j in range(wo):
-                    idx = out_index[r0 + i, c0 + j]
-                    upstream[i, j] = grad[q, idx] if idx >= 0 else 0.0
-            total += np.fft.rfft2(upstream, s=shape) * np.conj(np.fft.rfft2(kernels[q], s=shape))
-        # correlation with the kernels: no wrap-around for the first h x w entries
-        correlation = np.fft.irfft2(total, s=shape)
+        j, ty, tx = tiling(h, w, kh, kw, ladder, costs)
+        size = ladder[j]
+        shape = (size, size)
+        spec = _spectra(j)
         per_pixel = np.empty((h, w))
-        for i in range(h):
-            for j in range(w):
-                per_pixel[i, j] = correlation[i, j] * omega[r0 + i, c0 + j] * inv_k2
+        window = np.zeros(shape)
+        for y0 in range(0, h, ty):
+            th = min(ty, h - y0)
+            for x0 in range(0, w, tx):
+                tw = min(tx, w - x0)
+                total = np.zeros((size, size // 2 + 1), dtype=np.complex128)
+                for q in range(n_kernels):
+                    for i in range(th + kh - 1):
+                        for jj in range(tw + kw - 1):
+                            idx = out_index[r0 + y0 + i, c0 + x0 + jj]
+                            window[i, jj] = grad[q, idx] if idx >= 0 else 0.0
+                    total += np.fft.rfft2(window) * np.conj(spec[q])
+                # correlation with the kernels: no wrap-around for the first th x tw entries
+                correlation = np.fft.irfft2(total, s=shape)
+                for i in range(th):
+                    for jj in range(tw):
+                        per_pixel[y0 + i, x0 + jj] = (
+                            correlation[i, jj] * omega[r0 + y0 + i, c0 + x0 + jj] * inv_k2
+                        )
         lon, lat = _nodes(r0, r1, c0, c1)
         return vjp_fn(lon, lat, theta, _spread(per_pixel, h, w))
 
@@ -210,8 +315,22 @@ def _kernels(box):
     def geometry(theta):
         return geometry_fn(theta)
 
-    _CACHE[box.key] = (forward, vjp, geometry)
+    frozen = (lon_nodes, lat_nodes, centres, omega, kernels, out_index, spectra)
+    small = all(np.asarray(a).nbytes <= NUMBA_FROZEN_BYTES for a in frozen)
+    _CACHE[box.key] = (forward, vjp, geometry, small)
     return _CACHE[box.key]
+
+
+def storable(box) -> bool:
+    """Whether the box's compiled kernels can be stored in numba's on-disk cache.
+
+    numba freezes the arrays a jitted closure captures into the compiled code only up to
+    :data:`NUMBA_FROZEN_BYTES` each; larger ones (the kernels' spectra of most real PSFs, the
+    scatter index of a static box beyond ~350 x 350 px) are addressed in memory, which rules out
+    the cache: such boxes return no cache key (compiled again in every process) instead of
+    a "Cannot cache" warning.
+    """
+    return box.cacheable and _kernels(box)[3]
 
 
 def forward_kernel(box):
@@ -236,12 +355,12 @@ def _register_numba() -> None:
 
     @register_funcify_and_cache_key(FollowingBoxConvolve)
     def _numba_forward(op, node=None, **kwargs):
-        key = f"following-box-forward-{op.box.key}" if op.box.cacheable else None
+        key = f"following-box-forward-{op.box.key}" if storable(op.box) else None
         return forward_kernel(op.box), key
 
     @register_funcify_and_cache_key(FollowingBoxVJP)
     def _numba_vjp(op, node=None, **kwargs):
-        key = f"following-box-vjp-{op.box.key}" if op.box.cacheable else None
+        key = f"following-box-vjp-{op.box.key}" if storable(op.box) else None
         return vjp_kernel(op.box), key
 
 
