@@ -4,7 +4,7 @@ Two overlapping sources seen by CTA South (prod5 IRFs, 20 deg zenith): a point s
 Gaussian (sigma 0.1 deg) 0.15 deg apart, plus the IRF background, simulated as **events** for
 three 30-minute observations wobbled 0.7 deg around them (fixed seeds), written as DL3 with
 ``write_data_store``, read back with ``DataStore``, reduced on 2.0 x 2.0 deg at 0.04 deg
-(50 x 50 pixels, CAR, ICRS) with 6 reconstructed-energy bins from 0.3 to 30 TeV (8 true-energy bins from
+(50 x 50 pixels, CAR, ICRS) with 6 reconstructed-energy bins from 0.3 to 30 TeV (16 true-energy bins from
 0.2 to 50 TeV)
 (``MapDatasetMaker``, ``SafeMaskMaker`` offset-max 2.5 deg, ``FoVBackgroundMaker`` outside
 0.5 deg of the centre) and stacked. ``notebooks/simulation_3d.ipynb`` runs the same steps inline (it imports nothing from
@@ -25,7 +25,7 @@ OBSERVATIONS = ((1, 0.0, 11), (2, 120.0, 12), (3, 240.0, 13))
 LIVETIME_H = 0.5
 WIDTH_DEG, BINSZ_DEG = 2.0, 0.04
 ENERGY_TEV = (0.3, 30.0, 6)
-ENERGY_TRUE_TEV = (0.2, 50.0, 8)
+ENERGY_TRUE_TEV = (0.2, 50.0, 16)
 OFFSET_MAX_DEG = 2.5
 EXCLUSION_RADIUS_DEG = 0.5  # around CENTER, for the FoV background normalisation
 NAME = "sim3d"

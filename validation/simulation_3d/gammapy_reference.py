@@ -8,8 +8,8 @@ Gaussian, power laws) and the FoV background norm and tilt with gammapy's ``Fit`
 starting from the truth. Writes ``gammapy_reference.yaml``: best fit and Hesse error of every
 parameter (gammapy's names, amplitude in cm-2 s-1 TeV-1, angles in deg), their correlation
 matrix, the Cash statistic, the dataset's counts, the fit time, and each source's predicted
-counts at the truth (total and brightest pixel of the energy-summed image), which the
-notebook compares with gammaprob's forward model.
+counts at the truth and at the best fit (total and brightest pixel of the energy-summed
+image), which the notebook compares with gammaprob's forward model.
 
 Run: ``python validation/simulation_3d/gammapy_reference.py`` (needs ``GAMMAPY_DATA``).
 """
@@ -63,6 +63,15 @@ def gammapy_models(dataset_name: str):
     return Models([point, gauss, background])
 
 
+def npred_summary(dataset) -> dict:
+    """Total and brightest-pixel predicted counts of each source (energy-summed image)."""
+    out = {}
+    for name in ("point", "gauss"):
+        image = dataset.npred_signal(model_names=[name]).data.sum(axis=0)
+        out[name] = {"total": float(image.sum()), "peak_pixel": float(image.max())}
+    return out
+
+
 def main() -> None:
     from gammapy.datasets import MapDataset
     from gammapy.modeling import Fit
@@ -74,15 +83,13 @@ def main() -> None:
         dataset = MapDataset.read(path, name=ours.name)
     models = gammapy_models(dataset.name)
     dataset.models = models
-    npred_truth = {}
-    for name in ("point", "gauss"):
-        image = dataset.npred_signal(model_names=[name]).data.sum(axis=0)
-        npred_truth[name] = {"total": float(image.sum()), "peak_pixel": float(image.max())}
+    npred_truth = npred_summary(dataset)
     start = time.perf_counter()
     result = Fit().run([dataset])
     fit_s = time.perf_counter() - start
     if not result.success:
         raise SystemExit(f"gammapy's fit failed: {result.message}")
+    npred_best = npred_summary(dataset)
     parameters = {}
     for key in PARAMS:
         source, name = key.split(".")
@@ -108,6 +115,7 @@ def main() -> None:
         "n_counts": int(dataset.counts.data.sum()),
         "background_total": float(dataset.background.data.sum()),
         "npred_at_truth": npred_truth,
+        "npred_at_best_fit": npred_best,
         "stat_sum": float(result.total_stat),
         "fit_and_covariance_s": fit_s,
         "parameters": parameters,
