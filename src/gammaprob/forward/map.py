@@ -546,14 +546,70 @@ class MapFold:
             outside = factor[self.outside_energy] * self.background_outside
         return pt.concatenate([inside, outside])
 
+    @property
+    def dense_reason(self) -> str | None:
+        """Why the likelihood runs over every cutout bin, or None when it follows the sources.
+
+        The likelihood follows the sources (:mod:`gammaprob.likelihood.map_sparse`) for
+        datasets with a known background times one factor per energy bin and at least one
+        extended source on a following box; on/off datasets, a FoV background gradient,
+        ``psf_mode="kernel"`` and a PSF per reconstructed energy keep the dense path.
+        """
+        if self.response.is_onoff:
+            return "on/off dataset"
+        if self.kernel_sources:
+            return "psf_mode='kernel'"
+        if self.response.psf_energy == "reco":
+            return "PSF per reconstructed energy"
+        if self.background_model is not None and getattr(
+            self.background_model, "has_gradient", False
+        ):
+            return "FoV background gradient"
+        if not any(s.follows for s in self.extended):
+            return "no extended source on a following box"
+        return None
+
+    def static_models(self) -> list:
+        """Return the models evaluated on static regions, and the background model.
+
+        Point sources and extended sources that do not follow: the bins they reach take their
+        full likelihood term at every call.
+        """
+        models = list(self.sources) + [s.model for s in self.extended if not s.follows]
+        return models + ([self.background_model] if self.background_model is not None else [])
+
+    def following_parts(self, params: Mapping, *, n_nodes: int = DEFAULT_NODES) -> list:
+        """Per extended source on a following box: ``(box, outputs, weights, flux)``.
+
+        ``outputs`` is the box Op's ``(K, n_cutout)`` tensor, ``weights`` the ``(n_true, K)``
+        mixing of its rows into true-energy rows (None: the rows are the true energies) and
+        ``flux`` the source's flux per true-energy bin; the signal on the cutout is
+        ``edisp^T (exposure * sum flux max(weights @ outputs, 0))``.
+        """
+        from gammaprob.forward.following_box import FollowingBoxConvolve
+
+        parts = []
+        for source, index in zip(self.extended, self.gathers, strict=True):
+            if not source.follows:
+                continue
+            weights, factors = source.kernel_factors
+            factored = weights.shape[1] < weights.shape[0]
+            box = source.following_box(params, index, factors if factored else source.kernel)
+            outputs = FollowingBoxConvolve(box)(box.theta())
+            flux = self._flux(source.model, params, n_nodes)
+            parts.append((box, outputs, weights if factored else None, flux))
+        return parts
+
     def __repr__(self) -> str:
         names = [m.name for m in self.sources] + [s.name for s in self.extended]
         names += [f"{s.name} (kernel mode)" for s in self.kernel_sources]
+        reason = self.dense_reason
+        likelihood = "follows the sources" if reason is None else f"dense: {reason}"
         return (
             f"MapFold({self.response.name!r}, sources={names}, "
             f"cutout={self.cutout.size}/{self.response.lon.size} px, "
             f"{self.inside.size} bins + {self.outside_energy.size} aggregated"
-            f"{', on/off' if self.response.is_onoff else ''})"
+            f"{', on/off' if self.response.is_onoff else ''}, likelihood {likelihood})"
         )
 
 

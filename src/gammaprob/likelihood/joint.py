@@ -15,6 +15,7 @@ from gammaprob.forward.map_response import MapResponse
 from gammaprob.forward.positions import nominal_positions
 from gammaprob.forward.response import SpectrumResponse
 from gammaprob.likelihood.groups import register_energy_groups
+from gammaprob.likelihood.map_sparse import SparseMapData, sparse_poisson_term
 from gammaprob.likelihood.onoff import onoff_term, wstat_term
 from gammaprob.likelihood.onoff_marginal import onoff_marginal_term
 from gammaprob.likelihood.poisson import poisson_term
@@ -167,11 +168,22 @@ def add_likelihood(
             known_datasets=names,
             psf_mode=psf_mode,
         )
-        npreds[r.name] = fold.npred(params, n_nodes=n_nodes)
         register_regions(_current_model(), fold.regions)
-        if not r.is_onoff:
-            poisson_term(r.name, npreds[r.name], fold.counts)
+        if fold.dense_reason is None:
+            static = MapFold.build(
+                r,
+                fold.static_models(),
+                positions,
+                position_margin=position_margin,
+                known_datasets=None,
+                psf_mode=psf_mode,
+            )
+            npreds[r.name] = _following_term(r.name, fold, static, params, n_nodes)
         else:
+            npreds[r.name] = fold.npred(params, n_nodes=n_nodes)
+        if not r.is_onoff and fold.dense_reason is not None:
+            poisson_term(r.name, npreds[r.name], fold.counts)
+        elif r.is_onoff:
             _onoff(r.name, npreds[r.name], fold, onoff, background_prior)
         # energy bin of each likelihood bin (cutout bins, then one per aggregated energy)
         energy = fold.inside // max(fold.cutout.size, 1)
@@ -197,6 +209,28 @@ def add_likelihood(
             else:
                 poisson_term(r.name, npreds[r.name], r.counts)
     return {r.name: npreds[r.name] for r in responses}
+
+
+def _following_term(name: str, fold: MapFold, static: MapFold, params, n_nodes: int):
+    """Add the observed term of a map dataset whose cost follows its sources; return npred."""
+    import pytensor.tensor as pt
+
+    parts = fold.following_parts(params, n_nodes=n_nodes)
+    data = SparseMapData.build(
+        fold, static, [box for box, *_ in parts], [w for _, _, w, _ in parts]
+    )
+    factor = fold._background_factor(params)
+    n_reco = fold.response.edisp.shape[1]
+    g = pt.ones(n_reco) if factor is None else pt.as_tensor_variable(factor)
+    ingredients = [
+        g.astype("float64"),
+        static.signal_cutout(params, n_nodes=n_nodes),
+        pt.stack([flux for *_, flux in parts]),
+        *[outputs for _, outputs, _, _ in parts],
+    ]
+    npred = data.dense_npred(*ingredients[:3], ingredients[3:])
+    sparse_poisson_term(name, npred, ingredients, data)
+    return npred
 
 
 def _current_model():
