@@ -7,7 +7,8 @@ layout), reads it with gammapy's ``MapDataset.read`` and fits the two sources (p
 Gaussian, power laws) and the FoV background norm and tilt with gammapy's ``Fit`` (Minuit),
 starting from the truth. Writes ``gammapy_reference.yaml``: best fit and Hesse error of every
 parameter (gammapy's names, amplitude in cm-2 s-1 TeV-1, angles in deg), their correlation
-matrix, the Cash statistic, the dataset's counts, the fit time, and each source's predicted
+matrix (one block per model, as gammapy's ``Models.covariance`` keeps it: no cross-source
+terms), the Cash statistic, the dataset's counts, the fit time, and each source's predicted
 counts at the truth and at the best fit (total and brightest pixel of the energy-summed
 image), which the notebook compares with gammaprob's forward model.
 
