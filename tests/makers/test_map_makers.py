@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from regions import CircleSkyRegion
 
+from gammaprob.data.gti import GTI
 from gammaprob.datasets import MapDatasetOnOff
 from gammaprob.irf.irf_maps import EDispKernelMap, PSFMap
 from gammaprob.makers import (
@@ -175,6 +176,10 @@ def test_reduce_skips_failures_on_request_and_stacks(make_observation, capsys):
     direct = stack_map_datasets(list(result.datasets))
     assert np.array_equal(one.counts.data, direct.counts.data)
     assert one.meta["obs_ids"] == [1, 3]
+    # the stacked GTI is the union of the inputs' (reduce(stack=True) lost it before)
+    assert one.gti is not None and direct.gti == one.gti
+    expected = GTI.from_stack([d.gti for d in result.datasets]).union()
+    assert one.gti == expected and len(one.gti) >= 1
 
 
 @pytest.mark.slow

@@ -23,9 +23,11 @@ from collections.abc import Sequence
 import astropy.units as u
 import numpy as np
 
+from gammaprob.data.gti import GTI
+
 from .spectrum import SpectrumDataset, SpectrumDatasetOnOff
 
-__all__ = ["stack_spectra"]
+__all__ = ["stack_gtis", "stack_spectra"]
 
 
 def _check_compatible(datasets: Sequence[SpectrumDataset]) -> None:
@@ -46,6 +48,24 @@ def _check_compatible(datasets: Sequence[SpectrumDataset]) -> None:
             raise ValueError(
                 f"cannot stack {other.name!r} and {first.name!r}: only one has a background"
             )
+
+
+def stack_gtis(gtis: Sequence):
+    """Union of the good time intervals of stacked datasets.
+
+    Parameters
+    ----------
+    gtis : sequence of GTI or None
+        Each dataset's GTI table.
+
+    Returns
+    -------
+    GTI or None
+        The merged (union) intervals, or None when any dataset has no GTI.
+    """
+    if not gtis or any(g is None for g in gtis):
+        return None
+    return GTI.from_stack(gtis).union()
 
 
 def stack_spectra(datasets: Sequence[SpectrumDataset], name: str = "stacked") -> SpectrumDataset:
@@ -96,11 +116,9 @@ def stack_spectra(datasets: Sequence[SpectrumDataset], name: str = "stacked") ->
     if all(d.livetime is not None for d in datasets):
         seconds = np.array([d.livetime.to_value(u.s) for d in datasets])
         fields["livetime"] = float(np.sum(seconds * used)) * u.s
-    if all(d.gti is not None for d in datasets):
-        gti = first.gti
-        for d in datasets[1:]:
-            gti = gti.stack(d.gti)
-        fields["gti"] = gti.union()
+    gti = stack_gtis([d.gti for d in datasets])
+    if gti is not None:
+        fields["gti"] = gti
     if first.background is not None:
         fields["background"] = np.sum([d.background for d in datasets] * masks, axis=0)
 

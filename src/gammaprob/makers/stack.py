@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from gammaprob.datasets import MapDataset
+from gammaprob.datasets.stack import stack_gtis
 from gammaprob.irf.irf_maps import IRFMap
 from gammaprob.maps import Map
 
@@ -32,8 +33,8 @@ def stack_map_datasets(datasets: Sequence[MapDataset], name: str = "stacked") ->
     Returns
     -------
     MapDataset
-        The stacked dataset; ``meta['obs_ids']`` lists the inputs and ``meta['livetime']``
-        their summed livetime.
+        The stacked dataset; ``meta['obs_ids']`` lists the inputs, ``meta['livetime']``
+        their summed livetime, and its GTI is the union of theirs (None if one has none).
     """
     datasets = list(datasets)
     if not datasets:
@@ -71,6 +72,7 @@ def stack_map_datasets(datasets: Sequence[MapDataset], name: str = "stacked") ->
         psf=psf,
         edisp=edisp,
         mask_safe=mask,
+        gti=stack_gtis([d.gti for d in datasets]),
         meta={"obs_ids": [d.meta.get("obs_id") for d in datasets], "livetime": livetime},
     )
 
