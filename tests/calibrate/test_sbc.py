@@ -7,7 +7,7 @@ from gammaprob.calibrate import SBCError, run_sbc
 from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
 from gammaprob.simulate import parametric_spectrum_dataset, simulate_spectrum_dataset
 
-FAST = {"draws": 400, "tune": 300, "chains": 2}  # ESS ~ 300-800 per replication, R-hat < 1.02
+FAST = {"draws": 400, "tune": 500, "chains": 2}  # ESS ~ 300-800 per replication, R-hat < 1.02
 
 
 def _source(index=None):
