@@ -18,9 +18,13 @@ dataset identifies them):
   -0.5, 0.5) (the documented default).
 * ``effective_area_1d``: ``Systematics("b", effective_area=True)``, a ~ LogNormal(0, 0.1).
 * ``hierarchy_1d``: four sources on four datasets, their indices from one population
-  ``Hierarchy("index", location=Normal(2.5, 0.3), scale=HalfNormal(0.2))`` (normal,
+  ``Hierarchy(
+        "index", location=Normal(2.5, 0.3), scale=HalfNormal(0.2), centred=centred
+    )`` (normal,
   non-centred), amplitudes LogUniform(1e-12, 1e-11) each; ranked: location, scale, the four
   member indices and the four amplitudes.
+* ``hierarchy_centred_1d``: the same with ``centred=True`` (the members sampled from the
+  population directly), to compare the divergences of the two parametrisations.
 
 Not run (recorded in ``results.yaml`` with the reason): the background norm per energy bin, the
 FoV background gradient and the PSF width scale apply to map datasets only, and ``run_sbc``
@@ -80,11 +84,13 @@ def _pair_case(**nuisance) -> tuple:
     return datasets, source, {"systematics": [Systematics("b", **nuisance)]}, None
 
 
-def _hierarchy_case() -> tuple:
+def _hierarchy_case(centred: bool = False) -> tuple:
     from gammaprob.modeling import HalfNormal, Hierarchy, Normal, SkyModel
 
     members = [f"s{i}" for i in range(4)]
-    population = Hierarchy("index", location=Normal(2.5, 0.3), scale=HalfNormal(0.2))
+    population = Hierarchy(
+        "index", location=Normal(2.5, 0.3), scale=HalfNormal(0.2), centred=centred
+    )
     priors = population.priors(members)
     models = [
         SkyModel(_power_law(priors[m]), name=m, datasets_names=[f"d{i}"])
@@ -106,6 +112,7 @@ def cases() -> dict:
         "energy_scale_1d": _pair_case(energy_scale=True),
         "effective_area_1d": _pair_case(effective_area=True),
         "hierarchy_1d": _hierarchy_case(),
+        "hierarchy_centred_1d": _hierarchy_case(centred=True),
     }
 
 
