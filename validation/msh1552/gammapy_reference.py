@@ -14,44 +14,7 @@ from __future__ import annotations
 import time
 
 import yaml
-from common import (
-    BINSZ_DEG,
-    ENERGY_TEV,
-    ENERGY_TRUE_TEV,
-    HERE,
-    OFFSET_MAX_DEG,
-    TARGET,
-    WIDTH_DEG,
-    data_root,
-    obs_ids,
-)
-
-
-def reduce():
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-    from gammapy.data import DataStore
-    from gammapy.datasets import MapDataset
-    from gammapy.makers import MapDatasetMaker, SafeMaskMaker
-    from gammapy.maps import MapAxis, WcsGeom
-
-    store = DataStore.from_dir(data_root() / "hess-dl3-dr1")
-    observations = store.get_observations(obs_ids(), required_irf="full-enclosure")
-    target = SkyCoord(*TARGET, unit="deg", frame="icrs")
-    energy = MapAxis.from_energy_bounds(*ENERGY_TEV[:2], ENERGY_TEV[2], unit="TeV")
-    energy_true = MapAxis.from_energy_bounds(
-        *ENERGY_TRUE_TEV[:2], ENERGY_TRUE_TEV[2], unit="TeV", name="energy_true"
-    )
-    geom = WcsGeom.create(
-        skydir=target, binsz=BINSZ_DEG, width=WIDTH_DEG, frame="icrs", proj="CAR", axes=[energy]
-    )
-    stacked = MapDataset.create(geom, energy_axis_true=energy_true, name="msh")
-    maker = MapDatasetMaker(selection=["counts", "exposure", "background", "psf", "edisp"])
-    safe = SafeMaskMaker(methods=["offset-max"], offset_max=OFFSET_MAX_DEG * u.deg)
-    for observation in observations:
-        dataset = maker.run(stacked.cutout(target, width=WIDTH_DEG * u.deg), observation)
-        stacked.stack(safe.run(dataset, observation))
-    return stacked, len(observations)
+from common import HERE, TARGET, gammapy_stacked
 
 
 def fit(dataset) -> dict:
@@ -98,7 +61,7 @@ def main() -> None:
     import gammapy
 
     start = time.perf_counter()
-    dataset, n_runs = reduce()
+    dataset, n_runs = gammapy_stacked()
     reduction_s = time.perf_counter() - start
     reference = fit(dataset)
     reference.update(

@@ -10,15 +10,20 @@ deg (the tutorial has none, which leaves ring artefacts at the field edges, gamm
 5245). The TS map uses the IRF background scaled by its maximum-likelihood norm outside the
 exclusion region (sum of counts / sum of background there), a point-like test source with a
 power law of index 2 (amplitude 1e-12 cm-2 s-1 TeV-1 at 1 TeV), a PSF kernel of 0.3 deg
-radius (gammapy: kernel_width 0.6 deg) and the energy bins summed.
+radius (gammapy: kernel_width 0.6 deg) and the energy bins summed. The run selection and
+gammapy's reduction are ``validation/_hess_dr1.py``'s.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import _hess_dr1  # noqa: E402
+
 TARGET = (228.32, -59.08)  # MSH 15-52 as in gammapy's tutorial, ICRS (deg)
 CONE_DEG = 2.5
 WIDTH_DEG, BINSZ_DEG = 3.0, 0.02
@@ -31,22 +36,15 @@ CORRELATION_RADIUS_DEG = 0.04
 KERNEL_RADIUS_DEG = 0.3
 
 
-def data_root() -> Path:
-    """The gammapy-data folder (``$GAMMAPY_DATA``)."""
-    root = os.environ.get("GAMMAPY_DATA")
-    if not root:
-        raise SystemExit("set GAMMAPY_DATA to the gammapy-data folder")
-    return Path(root).expanduser()
-
-
-def obs_ids() -> list[int]:
-    """The runs pointed within ``CONE_DEG`` of the target (from the DR1 observation index)."""
-    import numpy as np
-    from astropy.table import Table
-
-    table = Table.read(data_root() / "hess-dl3-dr1" / "obs-index.fits.gz")
-    ra, dec = np.deg2rad(table["RA_PNT"]), np.deg2rad(table["DEC_PNT"])
-    ra0, dec0 = np.deg2rad(TARGET[0]), np.deg2rad(TARGET[1])
-    cos = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(ra - ra0)
-    sep = np.rad2deg(np.arccos(np.clip(cos, -1, 1)))
-    return [int(i) for i in table["OBS_ID"][sep < CONE_DEG]]
+def gammapy_stacked():
+    """gammapy's stacked ``MapDataset`` of the runs within ``CONE_DEG`` and their number."""
+    return _hess_dr1.gammapy_stacked(
+        TARGET,
+        cone_deg=CONE_DEG,
+        width_deg=WIDTH_DEG,
+        binsz_deg=BINSZ_DEG,
+        energy_tev=ENERGY_TEV,
+        energy_true_tev=ENERGY_TRUE_TEV,
+        offset_max_deg=OFFSET_MAX_DEG,
+        name="msh",
+    )

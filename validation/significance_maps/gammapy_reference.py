@@ -1,6 +1,7 @@
 """gammapy 2.1's ring-background significance maps and TS map of MSH 15-52 (issue 12, item 2).
 
-Reduces the H.E.S.S. DR1 runs of ``common.py`` with gammapy's makers (stacked), applies
+Reduces the H.E.S.S. DR1 runs of ``common.py`` with gammapy's makers (stacked,
+``validation/_hess_dr1.py``), applies
 gammapy's ``RingBackgroundMaker`` to the stacked dataset, runs ``ExcessMapEstimator`` (Li & Ma,
 with and without correlating the OFF counts) and ``TSMapEstimator`` (energy bins summed, and
 one likelihood term per energy bin) on the stacked dataset with its background scaled to the
@@ -23,52 +24,30 @@ import warnings
 import numpy as np
 import yaml
 from common import (
-    BINSZ_DEG,
     CORRELATION_RADIUS_DEG,
     ENERGY_TEV,
-    ENERGY_TRUE_TEV,
     EXCLUSION_RADIUS_DEG,
     HERE,
     KERNEL_RADIUS_DEG,
-    OFFSET_MAX_DEG,
     RING_R_IN_DEG,
     RING_WIDTH_DEG,
     TARGET,
-    WIDTH_DEG,
-    data_root,
-    obs_ids,
+    gammapy_stacked,
 )
 
 
 def reduce():
-    """Stacked gammapy MapDataset and the exclusion image."""
+    """Stacked gammapy MapDataset, the exclusion image and the number of runs."""
     import astropy.units as u
     from astropy.coordinates import SkyCoord
-    from gammapy.data import DataStore
-    from gammapy.datasets import MapDataset
-    from gammapy.makers import MapDatasetMaker, SafeMaskMaker
-    from gammapy.maps import MapAxis, WcsGeom
     from regions import CircleSkyRegion
 
-    store = DataStore.from_dir(data_root() / "hess-dl3-dr1")
-    observations = store.get_observations(obs_ids(), required_irf="full-enclosure")
-    target = SkyCoord(*TARGET, unit="deg", frame="icrs")
-    energy = MapAxis.from_energy_bounds(*ENERGY_TEV[:2], ENERGY_TEV[2], unit="TeV")
-    energy_true = MapAxis.from_energy_bounds(
-        *ENERGY_TRUE_TEV[:2], ENERGY_TRUE_TEV[2], unit="TeV", name="energy_true"
+    stacked, n_runs = gammapy_stacked()
+    region = CircleSkyRegion(
+        center=SkyCoord(*TARGET, unit="deg", frame="icrs"), radius=EXCLUSION_RADIUS_DEG * u.deg
     )
-    geom = WcsGeom.create(
-        skydir=target, binsz=BINSZ_DEG, width=WIDTH_DEG, frame="icrs", proj="CAR", axes=[energy]
-    )
-    stacked = MapDataset.create(geom, energy_axis_true=energy_true, name="msh")
-    maker = MapDatasetMaker(selection=["counts", "exposure", "background", "psf", "edisp"])
-    safe = SafeMaskMaker(methods=["offset-max"], offset_max=OFFSET_MAX_DEG * u.deg)
-    for observation in observations:
-        dataset = maker.run(stacked.cutout(target, width=WIDTH_DEG * u.deg), observation)
-        stacked.stack(safe.run(dataset, observation))
-    region = CircleSkyRegion(center=target, radius=EXCLUSION_RADIUS_DEG * u.deg)
-    exclusion = geom.to_image().region_mask([region], inside=False)
-    return stacked, exclusion, len(observations)
+    exclusion = stacked.counts.geom.to_image().region_mask([region], inside=False)
+    return stacked, exclusion, n_runs
 
 
 def peak_summary(image: np.ndarray) -> dict:
