@@ -46,8 +46,10 @@ def versions(*names: str) -> dict[str, str | None]:
     return out
 
 
-def write_results(name: str, metrics: dict, extra: dict | None = None, packages=()) -> Path:
-    """Write ``benchmarks/results/NAME.json`` (atomically) and print a summary table."""
+def write_results(
+    name: str, metrics: dict, extra: dict | None = None, packages=(), folder: Path = RESULTS
+) -> Path:
+    """Write ``FOLDER/NAME.json`` (atomically; default ``benchmarks/results``), print a summary."""
     payload = {
         "metrics": metrics,
         "versions": versions(*packages),
@@ -56,8 +58,8 @@ def write_results(name: str, metrics: dict, extra: dict | None = None, packages=
     }
     if extra:
         payload.update(extra)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
     tmp.replace(path)

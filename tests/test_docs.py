@@ -7,12 +7,15 @@
   order, on ``$GAMMAPY_DATA``.
 - Every gammaprob name on ``docs/gammapy-users.md`` exists.
 - README.md and .ci/run install the same extras, ``docs`` among them.
+- The extended-source benchmark table of ``docs/forward.md`` is the render of
+  ``benchmarks/results/extended.json`` (``benchmarks/render_docs.py``).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -171,3 +174,22 @@ def test_readme_and_ci_install_the_docs_extra():
     extras = re.search(r'-e "\.\[([\w,]+)\]"', command)
     assert extras is not None, command
     assert {"test", "validation", "docs"} <= set(extras.group(1).split(","))
+
+
+def test_extended_benchmark_table_is_generated_from_its_results_file():
+    """docs/forward.md's extended-source table is the render of its results file, not typed."""
+    spec = importlib.util.spec_from_file_location(
+        "render_docs", ROOT / "benchmarks" / "render_docs.py"
+    )
+    render_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_docs)
+    results = json.loads((ROOT / "benchmarks/results/extended.json").read_text(encoding="utf-8"))
+    block = render_docs.marked_block((DOCS / "forward.md").read_text(encoding="utf-8"), "extended")
+    assert block == render_docs.render_extended(results), (
+        "docs/forward.md's extended table is stale: run python benchmarks/render_docs.py --write"
+    )
+    # one table line per (target, morphology, size): a logp and a logp + gradient row each
+    table = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(table) - 1 == len(results["metrics"]) // 2 > 0
+    first = next(iter(results["metrics"].values()))
+    assert f"{first['ratio']:.1f}x" in table[1]
