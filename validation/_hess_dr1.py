@@ -4,12 +4,13 @@ Shared by the MSH 15-52 studies (``msh1552/`` and ``significance_maps/``): both 
 runs pointed within a cone around their target from the observation index and reduce them with
 gammapy's ``MapDatasetMaker`` (counts, exposure, background, PSF, energy dispersion) and an
 offset-max ``SafeMaskMaker``, stacked on a CAR map in ICRS. Each study's ``common.py`` puts this
-folder on ``sys.path`` and passes its own settings.
+folder on ``sys.path`` and declares its :class:`Stacking`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -47,60 +48,73 @@ def obs_ids(target: tuple[float, float], cone_deg: float) -> list[int]:
     return [int(i) for i in table["OBS_ID"][sep < cone_deg]]
 
 
-def gammapy_stacked(
-    target: tuple[float, float],
-    *,
-    cone_deg: float,
-    width_deg: float,
-    binsz_deg: float,
-    energy_tev: tuple[float, float, int],
-    energy_true_tev: tuple[float, float, int],
-    offset_max_deg: float,
-    name: str,
-):
-    """gammapy's stacked ``MapDataset`` of the DR1 runs within ``cone_deg`` of ``target``.
+@dataclass(frozen=True)
+class Stacking:
+    """The DR1 runs pointed within ``cone_deg`` of ``target``, stacked on a CAR map (ICRS).
 
     Parameters
     ----------
     target : tuple of float
-        Map centre and cone centre (ICRS, deg).
+        Map centre and cone centre: right ascension and declination (ICRS, deg).
     cone_deg : float
         Radius of the run selection (deg).
     width_deg, binsz_deg : float
-        Map width and pixel size (deg), CAR projection.
+        Map width and pixel size (deg).
     energy_tev, energy_true_tev : tuple
         ``(min, max, n_bins)`` of the reconstructed and true energy axes (TeV, log-spaced).
     offset_max_deg : float
         Safe mask: largest offset from the pointing (deg).
     name : str
         Name of the stacked dataset.
-
-    Returns
-    -------
-    tuple
-        The stacked ``gammapy.datasets.MapDataset`` and the number of runs stacked.
     """
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-    from gammapy.data import DataStore
-    from gammapy.datasets import MapDataset
-    from gammapy.makers import MapDatasetMaker, SafeMaskMaker
-    from gammapy.maps import MapAxis, WcsGeom
 
-    store = DataStore.from_dir(data_root() / "hess-dl3-dr1")
-    observations = store.get_observations(obs_ids(target, cone_deg), required_irf="full-enclosure")
-    center = SkyCoord(*target, unit="deg", frame="icrs")
-    energy = MapAxis.from_energy_bounds(*energy_tev[:2], energy_tev[2], unit="TeV")
-    energy_true = MapAxis.from_energy_bounds(
-        *energy_true_tev[:2], energy_true_tev[2], unit="TeV", name="energy_true"
-    )
-    geom = WcsGeom.create(
-        skydir=center, binsz=binsz_deg, width=width_deg, frame="icrs", proj="CAR", axes=[energy]
-    )
-    stacked = MapDataset.create(geom, energy_axis_true=energy_true, name=name)
-    maker = MapDatasetMaker(selection=["counts", "exposure", "background", "psf", "edisp"])
-    safe = SafeMaskMaker(methods=["offset-max"], offset_max=offset_max_deg * u.deg)
-    for observation in observations:
-        dataset = maker.run(stacked.cutout(center, width=width_deg * u.deg), observation)
-        stacked.stack(safe.run(dataset, observation))
-    return stacked, len(observations)
+    target: tuple[float, float]
+    cone_deg: float
+    width_deg: float
+    binsz_deg: float
+    energy_tev: tuple[float, float, int]
+    energy_true_tev: tuple[float, float, int]
+    offset_max_deg: float
+    name: str = "msh"
+
+    def obs_ids(self) -> list[int]:
+        """The selected runs (:func:`obs_ids` of the cone)."""
+        return obs_ids(self.target, self.cone_deg)
+
+    def gammapy_stacked(self):
+        """gammapy's stacked ``MapDataset`` of the selected runs and the number of runs.
+
+        ``MapDatasetMaker`` (counts, exposure, background, PSF, energy dispersion) and an
+        offset-max ``SafeMaskMaker`` per run, each run cut out of the map and stacked.
+        """
+        import astropy.units as u
+        from astropy.coordinates import SkyCoord
+        from gammapy.data import DataStore
+        from gammapy.datasets import MapDataset
+        from gammapy.makers import MapDatasetMaker, SafeMaskMaker
+        from gammapy.maps import MapAxis, WcsGeom
+
+        store = DataStore.from_dir(data_root() / "hess-dl3-dr1")
+        observations = store.get_observations(self.obs_ids(), required_irf="full-enclosure")
+        center = SkyCoord(*self.target, unit="deg", frame="icrs")
+        e_min, e_max, n_bins = self.energy_tev
+        energy = MapAxis.from_energy_bounds(e_min, e_max, n_bins, unit="TeV")
+        e_min, e_max, n_bins = self.energy_true_tev
+        energy_true = MapAxis.from_energy_bounds(
+            e_min, e_max, n_bins, unit="TeV", name="energy_true"
+        )
+        geom = WcsGeom.create(
+            skydir=center,
+            binsz=self.binsz_deg,
+            width=self.width_deg,
+            frame="icrs",
+            proj="CAR",
+            axes=[energy],
+        )
+        stacked = MapDataset.create(geom, energy_axis_true=energy_true, name=self.name)
+        maker = MapDatasetMaker(selection=["counts", "exposure", "background", "psf", "edisp"])
+        safe = SafeMaskMaker(methods=["offset-max"], offset_max=self.offset_max_deg * u.deg)
+        for observation in observations:
+            dataset = maker.run(stacked.cutout(center, width=self.width_deg * u.deg), observation)
+            stacked.stack(safe.run(dataset, observation))
+        return stacked, len(observations)

@@ -17,32 +17,16 @@ sys.path.insert(0, str(HERE.parent))
 
 import _hess_dr1  # noqa: E402
 
-TARGET = (228.53, -59.16)  # MSH 15-52, ICRS (deg)
-CONE_DEG = 2.5
-WIDTH_DEG, BINSZ_DEG = 2.0, 0.02
-ENERGY_TEV = (0.5, 50.0, 10)
-ENERGY_TRUE_TEV = (0.3, 100.0, 20)
-OFFSET_MAX_DEG = 2.5
+#: the runs and the map (MSH 15-52 at the centre)
+STACKING = _hess_dr1.Stacking(
+    target=(228.53, -59.16),
+    cone_deg=2.5,
+    width_deg=2.0,
+    binsz_deg=0.02,
+    energy_tev=(0.5, 50.0, 10),
+    energy_true_tev=(0.3, 100.0, 20),
+    offset_max_deg=2.5,
+)
 #: parameters compared, with gammapy's names
 PARAMS = ("lon_0", "lat_0", "sigma", "index", "amplitude", "norm", "tilt")
-
 data_root = _hess_dr1.data_root
-
-
-def obs_ids() -> list[int]:
-    """The runs pointed within ``CONE_DEG`` of the target (from the DR1 observation index)."""
-    return _hess_dr1.obs_ids(TARGET, CONE_DEG)
-
-
-def gammapy_stacked():
-    """gammapy's stacked ``MapDataset`` of :func:`obs_ids` and the number of runs."""
-    return _hess_dr1.gammapy_stacked(
-        TARGET,
-        cone_deg=CONE_DEG,
-        width_deg=WIDTH_DEG,
-        binsz_deg=BINSZ_DEG,
-        energy_tev=ENERGY_TEV,
-        energy_true_tev=ENERGY_TRUE_TEV,
-        offset_max_deg=OFFSET_MAX_DEG,
-        name="msh",
-    )

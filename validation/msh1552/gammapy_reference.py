@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 import yaml
-from common import HERE, TARGET, gammapy_stacked
+from common import HERE, STACKING
 
 
 def fit(dataset) -> dict:
@@ -26,11 +26,12 @@ def fit(dataset) -> dict:
         SkyModel,
     )
 
+    ra, dec = STACKING.target
     spatial = GaussianSpatialModel(
-        lon_0=f"{TARGET[0]} deg", lat_0=f"{TARGET[1]} deg", sigma="0.1 deg", frame="icrs"
+        lon_0=f"{ra} deg", lat_0=f"{dec} deg", sigma="0.1 deg", frame="icrs"
     )
-    spatial.lon_0.min, spatial.lon_0.max = TARGET[0] - 0.3, TARGET[0] + 0.3
-    spatial.lat_0.min, spatial.lat_0.max = TARGET[1] - 0.3, TARGET[1] + 0.3
+    spatial.lon_0.min, spatial.lon_0.max = ra - 0.3, ra + 0.3
+    spatial.lat_0.min, spatial.lat_0.max = dec - 0.3, dec + 0.3
     spatial.sigma.min, spatial.sigma.max = 0.01, 0.5
     spectral = PowerLawSpectralModel(index=2.3, amplitude="5e-12 cm-2 s-1 TeV-1", reference="1 TeV")
     background = FoVBackgroundModel(dataset_name=dataset.name)
@@ -61,7 +62,7 @@ def main() -> None:
     import gammapy
 
     start = time.perf_counter()
-    dataset, n_runs = gammapy_stacked()
+    dataset, n_runs = STACKING.gammapy_stacked()
     reduction_s = time.perf_counter() - start
     reference = fit(dataset)
     reference.update(

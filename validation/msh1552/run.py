@@ -22,18 +22,7 @@ START = time.perf_counter()
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
-from common import (  # noqa: E402
-    BINSZ_DEG,
-    ENERGY_TEV,
-    ENERGY_TRUE_TEV,
-    HERE,
-    OFFSET_MAX_DEG,
-    PARAMS,
-    TARGET,
-    WIDTH_DEG,
-    data_root,
-    obs_ids,
-)
+from common import HERE, PARAMS, STACKING, data_root  # noqa: E402
 
 
 def reduce():
@@ -44,23 +33,24 @@ def reduce():
     from gammaprob.maps import MapAxis, WcsGeom
 
     store = DataStore.from_dir(data_root() / "hess-dl3-dr1")
-    observations = store.get_observations(obs_ids())
+    observations = store.get_observations(STACKING.obs_ids())
+    e_min, e_max, n_bins = STACKING.energy_tev
     geom = WcsGeom.create(
-        skydir=SkyCoord(*TARGET, unit="deg", frame="icrs"),
-        width=WIDTH_DEG,
-        binsz=BINSZ_DEG,
+        skydir=SkyCoord(*STACKING.target, unit="deg", frame="icrs"),
+        width=STACKING.width_deg,
+        binsz=STACKING.binsz_deg,
         frame="icrs",
         proj="CAR",
-        axes=[MapAxis.from_energy_bounds(*ENERGY_TEV[:2], ENERGY_TEV[2], unit="TeV")],
+        axes=[MapAxis.from_energy_bounds(e_min, e_max, n_bins, unit="TeV")],
     )
+    e_min, e_max, n_bins = STACKING.energy_true_tev
     template = MapTemplate(
         geom,
-        MapAxis.from_energy_bounds(
-            *ENERGY_TRUE_TEV[:2], ENERGY_TRUE_TEV[2], unit="TeV", name="energy_true"
-        ),
-        name="msh",
+        MapAxis.from_energy_bounds(e_min, e_max, n_bins, unit="TeV", name="energy_true"),
+        name=STACKING.name,
     )
-    makers = [MapDatasetMaker(), SafeMaskMaker(["offset-max"], offset_max=f"{OFFSET_MAX_DEG} deg")]
+    offset_max = f"{STACKING.offset_max_deg} deg"
+    makers = [MapDatasetMaker(), SafeMaskMaker(["offset-max"], offset_max=offset_max)]
     return reduce(template, observations, makers, stack=True, progress=False).datasets[0]
 
 
@@ -82,8 +72,8 @@ def models(dataset_name: str):
             reference=1.0,
         ),
         spatial=spatial.Gaussian(
-            lon_0=Normal(TARGET[0], 0.1, unit="deg"),
-            lat_0=Normal(TARGET[1], 0.1, unit="deg"),
+            lon_0=Normal(STACKING.target[0], 0.1, unit="deg"),
+            lat_0=Normal(STACKING.target[1], 0.1, unit="deg"),
             sigma=LogUniform(0.01, 0.5, unit="deg"),
             frame="icrs",
         ),

@@ -24,27 +24,17 @@ sys.path.insert(0, str(HERE.parent))
 
 import _hess_dr1  # noqa: E402
 
-TARGET = (228.32, -59.08)  # MSH 15-52 as in gammapy's tutorial, ICRS (deg)
-CONE_DEG = 2.5
-WIDTH_DEG, BINSZ_DEG = 3.0, 0.02
-ENERGY_TEV = (0.5, 5.0, 10)
-ENERGY_TRUE_TEV = (0.3, 20.0, 16)
-OFFSET_MAX_DEG = 2.5
+#: the runs and the map (MSH 15-52 as in gammapy's tutorial at the centre)
+STACKING = _hess_dr1.Stacking(
+    target=(228.32, -59.08),
+    cone_deg=2.5,
+    width_deg=3.0,
+    binsz_deg=0.02,
+    energy_tev=(0.5, 5.0, 10),
+    energy_true_tev=(0.3, 20.0, 16),
+    offset_max_deg=2.5,
+)
 EXCLUSION_RADIUS_DEG = 0.3
 RING_R_IN_DEG, RING_WIDTH_DEG = 0.5, 0.3
 CORRELATION_RADIUS_DEG = 0.04
 KERNEL_RADIUS_DEG = 0.3
-
-
-def gammapy_stacked():
-    """gammapy's stacked ``MapDataset`` of the runs within ``CONE_DEG`` and their number."""
-    return _hess_dr1.gammapy_stacked(
-        TARGET,
-        cone_deg=CONE_DEG,
-        width_deg=WIDTH_DEG,
-        binsz_deg=BINSZ_DEG,
-        energy_tev=ENERGY_TEV,
-        energy_true_tev=ENERGY_TRUE_TEV,
-        offset_max_deg=OFFSET_MAX_DEG,
-        name="msh",
-    )

@@ -25,14 +25,12 @@ import numpy as np
 import yaml
 from common import (
     CORRELATION_RADIUS_DEG,
-    ENERGY_TEV,
     EXCLUSION_RADIUS_DEG,
     HERE,
     KERNEL_RADIUS_DEG,
     RING_R_IN_DEG,
     RING_WIDTH_DEG,
-    TARGET,
-    gammapy_stacked,
+    STACKING,
 )
 
 
@@ -42,9 +40,10 @@ def reduce():
     from astropy.coordinates import SkyCoord
     from regions import CircleSkyRegion
 
-    stacked, n_runs = gammapy_stacked()
+    stacked, n_runs = STACKING.gammapy_stacked()
     region = CircleSkyRegion(
-        center=SkyCoord(*TARGET, unit="deg", frame="icrs"), radius=EXCLUSION_RADIUS_DEG * u.deg
+        center=SkyCoord(*STACKING.target, unit="deg", frame="icrs"),
+        radius=EXCLUSION_RADIUS_DEG * u.deg,
     )
     exclusion = stacked.counts.geom.to_image().region_mask([region], inside=False)
     return stacked, exclusion, n_runs
@@ -85,7 +84,7 @@ def main() -> None:
     )
     on_off = ring.run(stacked)
     times["ring_s"] = time.perf_counter() - start
-    edges = [ENERGY_TEV[0], ENERGY_TEV[1]] * u.TeV
+    edges = list(STACKING.energy_tev[:2]) * u.TeV
     excess = {}
     for label, correlate_off in (("corr", True), ("uncorr", False)):
         start = time.perf_counter()
