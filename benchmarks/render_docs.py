@@ -79,8 +79,8 @@ def render_extended(results: Mapping) -> str:
     Returns
     -------
     str
-        The table, then one line saying where it comes from, then one line per model
-        gammaprob refused; ends with a newline.
+        The table, then one line saying where it comes from, then a list of the models
+        gammaprob refused (if any); ends with a newline.
     """
     lines = [
         "| target | morphology | map | runs / counts | logp ours / gammapy | ratio "
@@ -108,7 +108,8 @@ def render_extended(results: Mapping) -> str:
         f"{versions['gammapy']}; time per call: the minimum over {results['repeats']} repeats; "
         "gammapy has no gradient, so both ratios divide its logp time.",
     ]
-    lines += [f"gammaprob refused {item}." for item in refused]
+    if refused:
+        lines += ["", *(f"- gammaprob refused {item}." for item in refused)]
     return "\n".join(lines) + "\n"
 
 
