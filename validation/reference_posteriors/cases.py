@@ -15,10 +15,22 @@ Cases (all on ``$GAMMAPY_DATA``, gammaprob's defaults):
 * ``pks2155_flare_bin``: one 10-minute bin of the PKS 2155-304 flare night (run 33787,
   20:30-20:40 UTC, settings of ``validation/pks2155_flare``), power law with index
   Normal(3.4, 1) and amplitude LogUniform(1e-12, 1e-8) cm-2 s-1 TeV-1.
-* ``fermi_3fhl_crab_3d``: the Fermi-LAT 3FHL Crab map dataset with its gammapy model file
-  read with ``prior_policy="broad"`` (log-parabola Crab at a fixed position, background norm).
-  No reference stored yet: the nutpie run failed the convergence gate (R-hat 2.4, ESS 10,
-  10017 divergences of 48000 draws, 2026-12-07).
+* ``fermi_3fhl_crab_3d``: the Fermi-LAT 3FHL Crab map dataset (10 GeV to 2 TeV) with its
+  gammapy model file (log-parabola, natural log, Crab at a fixed position, FoV background norm)
+  read with ``prior_policy="broad"``, but with the log-parabola re-written at 20 GeV
+  (:data:`FERMI_REFERENCE_TEV`, near the dataset's decorrelation energy 17.6 GeV) before the
+  policy is applied. As written, the file's reference energy is 50.5 MeV, three decades below
+  the data: the amplitude there is an extrapolation (gammapy: correlations 0.99 between
+  amplitude, alpha and beta, Minuit stops at its call limit; re-pivoted it converges, and at
+  50.5 MeV the amplitude's error is a factor e^1.05), the short nutpie chains press against the
+  ``LogUniform`` upper bound (100 x the file value) of the amplitude, and the policy's
+  ``beta ~ Normal(0.04, 1)`` puts much of the prior where ``beta L^2``, with
+  ``L = ln(E / 50.5 MeV)`` up to 10.6, changes the predicted counts by factors beyond e^50:
+  chains whose start jitter lands there begin at ln p -1e15 to -1e46 and never move (step
+  size 1e-61). That is the 2026-12-07 failure (R-hat 2.4, ESS 10, 10017 divergences of 48000
+  draws: two of eight chains stuck, 5000 divergent draws each).
+  Re-pivoted (same spectra, priors broad around the file's values at 20 GeV), the posterior
+  is near Gaussian, nutpie takes about 5 leapfrog steps per draw and no chain diverges.
 """
 
 from __future__ import annotations
@@ -153,16 +165,136 @@ def _pks2155_flare_bin():
     return build_model(list(reduction.datasets), source), ["pks::amplitude", "pks::index"]
 
 
-def _fermi_3fhl_crab_3d():
+#: Reference energy (TeV) of the 3FHL Crab log-parabola sampled by ``fermi_3fhl_crab_3d``:
+#: 20 GeV, near the dataset's decorrelation energy (17.6 GeV, ``gammapy_reference.yaml``),
+#: instead of the model file's 50.5 MeV, three decades below the data (10 GeV to 2 TeV).
+FERMI_REFERENCE_TEV = 0.02
+
+
+def fermi_3fhl_folder() -> Path:
+    """``$GAMMAPY_DATA/fermi-3fhl-crab``."""
+    return _data() / "fermi-3fhl-crab"
+
+
+def fermi_3fhl_models_dict() -> dict:
+    """The gammapy model file of the 3FHL Crab dataset, parsed."""
+    import yaml
+
+    return yaml.safe_load((fermi_3fhl_folder() / "Fermi-LAT-3FHL_models.yaml").read_text())
+
+
+def repivot(amplitude: float, alpha: float, beta: float, reference: float, new_reference: float):
+    """The same natural-log log-parabola written at another reference energy.
+
+    ``ln dN/dE = ln A - alpha L - beta L^2`` with ``L = ln(E / E0)``; at ``E1`` the amplitude is
+    ``A exp(-alpha L1 - beta L1^2)`` and the index ``alpha + 2 beta L1``, ``L1 = ln(E1 / E0)``;
+    ``beta`` is unchanged.
+
+    Parameters
+    ----------
+    amplitude : float
+        dN/dE at ``reference`` (any unit; returned in the same unit).
+    alpha, beta : float
+        Index and curvature at ``reference``.
+    reference, new_reference : float
+        Old and new reference energies (same unit).
+
+    Returns
+    -------
+    tuple of float
+        ``(amplitude, alpha, beta)`` at ``new_reference``.
+    """
+    if not (reference > 0 and new_reference > 0):
+        raise ValueError(
+            f"reference energies must be positive, got {reference} and {new_reference}"
+        )
+    shift = np.log(new_reference / reference)
+    return (
+        amplitude * np.exp(-alpha * shift - beta * shift**2),
+        alpha + 2.0 * beta * shift,
+        beta,
+    )
+
+
+def repivot_models_dict(data: dict, new_reference_tev: float = FERMI_REFERENCE_TEV) -> dict:
+    """A copy of the 3FHL model file's dict with the Crab log-parabola at ``new_reference_tev``.
+
+    The file's values are moved to the new reference energy (:func:`repivot`, the same
+    spectrum); their errors are left out (the ``"broad"`` policy does not use them).
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    (crab,) = [c for c in out["components"] if c.get("name") == "Crab Nebula"]
+    spectral = crab["spectral"]
+    if spectral["type"] != "LogParabolaSpectralModel":
+        raise ValueError(f"expected the Crab's LogParabolaSpectralModel, got {spectral['type']!r}")
+    params = {p["name"]: p for p in spectral["parameters"]}
+    if params["reference"]["unit"] != "TeV":
+        raise ValueError(
+            f"expected the reference energy in TeV, got {params['reference']['unit']!r}"
+        )
+    new = repivot(
+        params["amplitude"]["value"],
+        params["alpha"]["value"],
+        params["beta"]["value"],
+        params["reference"]["value"],
+        new_reference_tev,
+    )
+    for name, value in zip(("amplitude", "alpha", "beta"), new, strict=True):
+        params[name]["value"] = float(value)
+        params[name].pop("error", None)
+    params["reference"]["value"] = new_reference_tev
+    return out
+
+
+def galactic_point_source(data: dict, name: str = "Crab Nebula") -> dict:
+    """A copy of a gammapy models dict with source ``name``'s point position in Galactic
+    coordinates (the frame of the 3FHL dataset, which ``psf_mode="kernel"`` needs)."""
+    import copy
+
+    from astropy.coordinates import SkyCoord
+
+    out = copy.deepcopy(data)
+    (source,) = [c for c in out["components"] if c.get("name") == name]
+    spatial = source["spatial"]
+    params = {p["name"]: p for p in spatial["parameters"]}
+    sky = SkyCoord(
+        params["lon_0"]["value"], params["lat_0"]["value"], unit="deg", frame=spatial["frame"]
+    ).galactic
+    spatial["frame"] = "galactic"
+    params["lon_0"]["value"] = float(sky.l.deg)
+    params["lat_0"]["value"] = float(sky.b.deg)
+    return out
+
+
+def fermi_3fhl_crab_3d(psf_mode: str = "exact"):
+    """The ``fermi_3fhl_crab_3d`` case's model; ``psf_mode="kernel"``: gammapy's PSF kernel.
+
+    Parameters
+    ----------
+    psf_mode : {"exact", "kernel"}
+        Passed to :func:`gammaprob.inference.build_model` (the case uses gammaprob's default,
+        ``"exact"``; ``"kernel"``, with the Crab position in Galactic coordinates, reproduces
+        gammapy's npred for the likelihood check against ``gammapy_reference.yaml``).
+
+    Returns
+    -------
+    tuple
+        ``(pymc.Model, None)`` (all free parameters are compared).
+    """
     from gammaprob.datasets import read_map_dataset
     from gammaprob.inference import build_model
     from gammaprob.modeling import Models
 
-    folder = _data() / "fermi-3fhl-crab"
-    dataset = read_map_dataset(folder / "Fermi-LAT-3FHL_data_Fermi-LAT.fits", name="Fermi-LAT")
-    models = Models.read(folder / "Fermi-LAT-3FHL_models.yaml", prior_policy="broad")
-    model = build_model([dataset], models)
-    return model, None
+    dataset = read_map_dataset(
+        fermi_3fhl_folder() / "Fermi-LAT-3FHL_data_Fermi-LAT.fits", name="Fermi-LAT"
+    )
+    data = repivot_models_dict(fermi_3fhl_models_dict())
+    if psf_mode == "kernel":
+        data = galactic_point_source(data)
+    models = Models.from_dict(data, prior_policy="broad")
+    return build_model([dataset], models, psf_mode=psf_mode), None
 
 
 #: Case name -> builder returning ``(pymc.Model, physical parameter names or None: all free)``.
@@ -171,7 +303,7 @@ CASES = {
     "joint_crab": _joint_crab,
     "hess_crab_1d": _hess_crab_1d,
     "pks2155_flare_bin": _pks2155_flare_bin,
-    "fermi_3fhl_crab_3d": _fermi_3fhl_crab_3d,
+    "fermi_3fhl_crab_3d": fermi_3fhl_crab_3d,
 }
 
 
