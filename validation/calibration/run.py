@@ -21,29 +21,48 @@ Cases (1D, built-in parametric IRFs, ``gammaprob.simulate.parametric_spectrum_da
 * ``lightcurve_bin_1d``: one light-curve bin: 10 min livetime, index fixed, amplitude free,
   on/off marginal.
 
+3D cases (a CTA prod5 South map dataset of 40 x 40 px of 0.05 deg, 5 energy bins from 0.5 to
+20 TeV, 30 min, IRF background known; :func:`_sbc_driver.prod5_map_dataset`), the source a power
+law with the 1D priors and a position Normal(centre, 0.05 deg) on each axis:
+
+* ``point_source_3d``: a point source with a free position.
+* ``gaussian_source_3d``: a Gaussian with a free position and sigma LogUniform(0.05, 0.3) deg
+  (the likelihood that follows the source, :mod:`gammaprob.likelihood.map_sparse`).
+
 Not run (recorded in ``results.yaml`` with the reason): ``onoff="wstat"`` (a ``pm.Potential``:
 the OFF rates are profiled, not given a prior, so there is no joint distribution to simulate
-from and :func:`~gammaprob.calibrate.run_sbc` refuses it) and the 3D cases (point source with a
-free position, Gaussian source): ``run_sbc`` does not yet put simulated counts into map
-datasets (the map likelihood compresses the bins outside the cutouts).
+from and :func:`~gammaprob.calibrate.run_sbc` refuses it).
+
+The command line is :func:`_sbc_driver.main` (shared with ``systematics_coverage/run.py``).
 
 Run: ``python validation/calibration/run.py [--replications 500] [--cases cash_1d ...]
-[--workers 4]``.
+[--workers 4] [--chunk 20 --resume]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import time
+import importlib.util
+import sys
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-import yaml
 
 HERE = Path(__file__).parent
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
+
+
+def _driver():
+    """Import ``validation/_sbc_driver.py`` by path (``validation/`` on ``sys.path`` would
+    shadow packages such as ``coverage`` with its folders)."""
+    spec = importlib.util.spec_from_file_location("_sbc_driver", HERE.parent / "_sbc_driver.py")
+    module = sys.modules.setdefault("_sbc_driver", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+_sbc_driver = _driver()
+AMPLITUDE_UNIT, MAP_CENTRE = _sbc_driver.AMPLITUDE_UNIT, _sbc_driver.MAP_CENTRE
+Case, main, prod5_map_dataset = _sbc_driver.Case, _sbc_driver.main, _sbc_driver.prod5_map_dataset
 
 NOT_RUN = {
     "onoff_wstat_1d": (
@@ -51,19 +70,17 @@ NOT_RUN = {
         "a generative model; SBC needs a joint distribution of parameters and data, and "
         "run_sbc refuses potentials"
     ),
-    "point_source_3d": "not run: run_sbc does not yet simulate into map datasets",
-    "gaussian_source_3d": "not run: run_sbc does not yet simulate into map datasets",
 }
 
 
-def _source(amplitude=(1e-12, 1e-11), index=None):
+def _source(amplitude=(1e-12, 1e-11), index=None, spatial=None):
     from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
 
     spectrum = spectral.PowerLaw(
         index=Normal(2.5, 0.3) if index is None else index,
         amplitude=LogUniform(*amplitude, unit=AMPLITUDE_UNIT),
     )
-    return SkyModel(spectrum, name="src")
+    return SkyModel(spectrum, spatial, name="src")
 
 
 def _dataset(alpha=None, **template):
@@ -75,94 +92,62 @@ def _dataset(alpha=None, **template):
     return simulate_spectrum_dataset(_source(), template, rng=1, alpha=alpha)
 
 
+def _position():
+    from gammaprob.modeling import Normal
+
+    lon, lat = MAP_CENTRE
+    return {"lon_0": Normal(lon, 0.05, unit="deg"), "lat_0": Normal(lat, 0.05, unit="deg")}
+
+
+def _map_case(extended: bool) -> Case:
+    """A point source or a Gaussian with free position on the prod5 map dataset."""
+    from gammaprob.modeling import LogUniform, SkyModel, spatial, spectral
+
+    lon, lat = MAP_CENTRE
+    if extended:
+        fit = spatial.Gaussian(**_position(), sigma=LogUniform(0.05, 0.3, unit="deg"), frame="icrs")
+        true = spatial.Gaussian(lon_0=lon, lat_0=lat, sigma=0.1 * u.deg, frame="icrs")
+    else:
+        fit = spatial.Point(**_position(), frame="icrs")
+        true = spatial.Point(lon_0=lon, lat_0=lat, frame="icrs")
+    truth = SkyModel(
+        spectral.PowerLaw(index=2.5, amplitude=3e-12 * u.Unit(AMPLITUDE_UNIT)), true, name="src"
+    )
+    return Case([prod5_map_dataset([truth], name="map")], _source(spatial=fit))
+
+
+def _upper_limit(result, summary: dict, draws: int) -> None:
+    """One-sided 95 % upper-limit coverage (truth <= the 95 % quantile of the L draws).
+
+    Rank <= floor(0.95 L), which a calibrated posterior gives with probability
+    (floor(0.95 L) + 1) / (L + 1).
+    """
+    from gammaprob.calibrate import coverage
+
+    limit = int(np.floor(0.95 * draws))
+    inside = result.ranks["src::amplitude"] <= limit
+    summary["upper_limit_95_coverage"] = coverage(inside, (limit + 1) / (draws + 1))
+
+
 def cases() -> dict:
-    """Case name -> (datasets, models, build_model keywords)."""
+    """Case name -> a function building its :class:`_sbc_driver.Case`."""
     return {
-        "cash_1d": (_dataset(), _source(), {}),
-        "onoff_marginal_1d": (_dataset(alpha=0.2), _source(), {"onoff": "marginal"}),
-        "onoff_latent_1d": (_dataset(alpha=0.2), _source(), {"onoff": "latent"}),
-        "flux_point_bin_1d": (
-            _dataset(alpha=0.2, energy_bounds=[1, 3] * u.TeV, n_bins=2),
-            _source(index=2.5),
-            {},
+        "cash_1d": lambda: Case([_dataset()], _source()),
+        "onoff_marginal_1d": lambda: Case([_dataset(alpha=0.2)], _source(), {"onoff": "marginal"}),
+        "onoff_latent_1d": lambda: Case([_dataset(alpha=0.2)], _source(), {"onoff": "latent"}),
+        "flux_point_bin_1d": lambda: Case(
+            [_dataset(alpha=0.2, energy_bounds=[1, 3] * u.TeV, n_bins=2)], _source(index=2.5)
         ),
-        "upper_limit_1d": (_dataset(alpha=0.2), _source(amplitude=(1e-14, 1e-12)), {}),
-        "lightcurve_bin_1d": (
-            _dataset(alpha=0.2, livetime=10 * u.min),
-            _source(index=2.5),
-            {},
+        "upper_limit_1d": lambda: Case(
+            [_dataset(alpha=0.2)], _source(amplitude=(1e-14, 1e-12)), extra=_upper_limit
         ),
+        "lightcurve_bin_1d": lambda: Case(
+            [_dataset(alpha=0.2, livetime=10 * u.min)], _source(index=2.5)
+        ),
+        "point_source_3d": lambda: _map_case(extended=False),
+        "gaussian_source_3d": lambda: _map_case(extended=True),
     }
 
 
-def _round(obj):
-    if isinstance(obj, dict):
-        return {k: _round(v) for k, v in obj.items()}
-    if isinstance(obj, float):
-        return round(obj, 4)
-    return obj
-
-
-def run_case(name: str, replications: int, draws: int, workers: int, seed: int) -> dict:
-    """Run one case; write its plots; return its summary."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gammaprob.calibrate import run_sbc
-
-    datasets, models, build_kwargs = cases()[name]
-    start = time.perf_counter()
-    result = run_sbc(
-        datasets,
-        models,
-        n_replications=replications,
-        n_draws=draws,
-        build_kwargs=build_kwargs,
-        random_seed=seed,
-        n_workers=workers,
-    )
-    summary = result.summary()
-    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
-    summary["build_kwargs"] = dict(build_kwargs)
-    if name == "upper_limit_1d":
-        # truth at or below the 95 % quantile of the L thinned draws: rank <= floor(0.95 L),
-        # which a calibrated posterior gives with probability (floor(0.95 L) + 1) / (L + 1)
-        from gammaprob.calibrate import coverage
-
-        limit = int(np.floor(0.95 * draws))
-        inside = result.ranks["src::amplitude"] <= limit
-        summary["upper_limit_95_coverage"] = coverage(inside, (limit + 1) / (draws + 1))
-    for kind in ("ranks", "ecdf"):
-        axes = getattr(result, f"plot_{kind}")()
-        axes[0].figure.tight_layout()
-        axes[0].figure.savefig(HERE / f"{name}_{kind}.png", dpi=90)
-        plt.close(axes[0].figure)
-    return _round(summary)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=500)
-    parser.add_argument("--draws", type=int, default=100, help="thinned draws L per replication")
-    parser.add_argument("--cases", nargs="*", default=list(cases()))
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    path = HERE / "results.yaml"
-    results = yaml.safe_load(path.read_text()) if path.exists() else {}
-    results.setdefault("cases", {})
-    results["not_run"] = NOT_RUN
-    for name in args.cases:
-        print(f"{name}: {args.replications} replications", flush=True)
-        summary = run_case(name, args.replications, args.draws, args.workers, args.seed)
-        summary["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        results["cases"][name] = summary
-        worst = min(r["ecdf_corrected"] for r in summary["rank_tests"].values())
-        print(f"  smallest corrected ECDF p-value {worst}, {summary['wall_time_s']} s", flush=True)
-        path.write_text(yaml.safe_dump(results, sort_keys=False))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], cases, NOT_RUN, HERE, default_replications=500, plots=True)

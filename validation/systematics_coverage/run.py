@@ -26,39 +26,48 @@ dataset identifies them):
 * ``hierarchy_centred_1d``: the same with ``centred=True`` (the members sampled from the
   population directly), to compare the divergences of the two parametrisations.
 
-Not run (recorded in ``results.yaml`` with the reason): the background norm per energy bin, the
-FoV background gradient and the PSF width scale apply to map datasets only, and ``run_sbc``
-does not simulate into map datasets (see ``NOT_RUN``).
+3D cases, the map-only nuisances (a CTA prod5 South map dataset of 40 x 40 px of 0.05 deg,
+5 energy bins from 0.5 to 20 TeV, 30 min, the IRF background as template;
+:func:`_sbc_driver.prod5_map_dataset`), a point source at the map centre (position fixed) with
+the power law above, and ``Systematics("map", ...)`` with the documented default prior:
+
+* ``background_norm_per_bin_3d``: ``background_norm=True``, one norm per energy bin,
+  LogNormal(0, 0.1) each.
+* ``fov_background_gradient_3d``: ``background_gradient=True``, gradients in lon and lat,
+  Normal(0, 0.05) deg-1 each.
+* ``psf_scale_3d``: ``psf_scale=True``, the PSF width scale, LogNormal(0, 0.1).
+
+The command line is :func:`_sbc_driver.main` (shared with ``calibration/run.py``).
 
 Run: ``python validation/systematics_coverage/run.py [--replications 100] [--cases ...]
-[--workers 2]``.
+[--workers 2] [--chunk 20 --resume] [--table]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import time
+import importlib.util
+import sys
 from pathlib import Path
 
-import numpy as np
-import yaml
+import astropy.units as u
 
 HERE = Path(__file__).parent
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
-TEMPLATE = {"n_bins": 8, "n_bins_true": 16}
 
-NOT_RUN = {
-    "background_norm_per_bin": (
-        "not run: background_norm applies to map datasets with a background template only "
-        "(build_model refuses it on spectrum datasets), and run_sbc does not simulate into map "
-        "datasets (their likelihood compresses the bins outside the source cutouts)"
-    ),
-    "fov_background_gradient": (
-        "not run: map datasets only; run_sbc does not simulate into map datasets"
-    ),
-    "psf_scale": "not run: map datasets only; run_sbc does not simulate into map datasets",
-}
+
+def _driver():
+    """Import ``validation/_sbc_driver.py`` by path (``validation/`` on ``sys.path`` would
+    shadow packages such as ``coverage`` with its folders)."""
+    spec = importlib.util.spec_from_file_location("_sbc_driver", HERE.parent / "_sbc_driver.py")
+    module = sys.modules.setdefault("_sbc_driver", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+_sbc_driver = _driver()
+AMPLITUDE_UNIT, MAP_CENTRE = _sbc_driver.AMPLITUDE_UNIT, _sbc_driver.MAP_CENTRE
+Case, main, prod5_map_dataset = _sbc_driver.Case, _sbc_driver.main, _sbc_driver.prod5_map_dataset
+
+TEMPLATE = {"n_bins": 8, "n_bins_true": 16}
 
 
 def _power_law(index=None):
@@ -76,15 +85,16 @@ def _template(name: str):
     return parametric_spectrum_dataset(name=name, **TEMPLATE)
 
 
-def _pair_case(**nuisance) -> tuple:
+def _pair_case(**nuisance) -> Case:
     from gammaprob.modeling import SkyModel, Systematics
 
     source = SkyModel(_power_law(), name="src")
     datasets = [_template("a"), _template("b")]
-    return datasets, source, {"systematics": [Systematics("b", **nuisance)]}, None
+    systematics = {"systematics": [Systematics("b", **nuisance)]}
+    return Case(datasets, source, systematics, record_build_kwargs=False)
 
 
-def _hierarchy_case(centred: bool = False) -> tuple:
+def _hierarchy_case(centred: bool = False) -> Case:
     from gammaprob.modeling import HalfNormal, Hierarchy, Normal, SkyModel
 
     members = [f"s{i}" for i in range(4)]
@@ -103,104 +113,35 @@ def _hierarchy_case(centred: bool = False) -> tuple:
         *(f"{m}::index" for m in members),
         *(f"{m}::amplitude" for m in members),
     ]
-    return datasets, models, {}, var_names
+    return Case(datasets, models, {}, var_names, record_build_kwargs=False)
+
+
+def _map_case(**nuisance) -> Case:
+    """A point source at the map centre and ``Systematics("map", **nuisance)``."""
+    from gammaprob.modeling import SkyModel, Systematics, spatial, spectral
+
+    point = spatial.Point(lon_0=MAP_CENTRE[0], lat_0=MAP_CENTRE[1], frame="icrs")
+    truth = SkyModel(
+        spectral.PowerLaw(index=2.5, amplitude=3e-12 * u.Unit(AMPLITUDE_UNIT)), point, name="src"
+    )
+    dataset = prod5_map_dataset([truth], name="map")
+    source = SkyModel(_power_law(), point.copy(), name="src")
+    systematics = {"systematics": [Systematics("map", **nuisance)]}
+    return Case([dataset], source, systematics, record_build_kwargs=False)
 
 
 def cases() -> dict:
-    """Case name -> (datasets, models, build_model keywords, variables to rank or None)."""
+    """Case name -> a function building its :class:`_sbc_driver.Case`."""
     return {
-        "energy_scale_1d": _pair_case(energy_scale=True),
-        "effective_area_1d": _pair_case(effective_area=True),
-        "hierarchy_1d": _hierarchy_case(),
-        "hierarchy_centred_1d": _hierarchy_case(centred=True),
+        "energy_scale_1d": lambda: _pair_case(energy_scale=True),
+        "effective_area_1d": lambda: _pair_case(effective_area=True),
+        "hierarchy_1d": lambda: _hierarchy_case(),
+        "hierarchy_centred_1d": lambda: _hierarchy_case(centred=True),
+        "background_norm_per_bin_3d": lambda: _map_case(background_norm=True),
+        "fov_background_gradient_3d": lambda: _map_case(background_gradient=True),
+        "psf_scale_3d": lambda: _map_case(psf_scale=True),
     }
 
 
-def _round(obj):
-    if isinstance(obj, dict):
-        return {k: _round(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_round(v) for v in obj]
-    if isinstance(obj, float):
-        return round(obj, 4)
-    return obj
-
-
-def run_case(name: str, replications: int, draws: int, workers: int, seed: int) -> dict:
-    """Run one case and return its summary."""
-    from gammaprob.calibrate import run_sbc
-
-    datasets, models, build_kwargs, var_names = cases()[name]
-    start = time.perf_counter()
-    result = run_sbc(
-        datasets,
-        models,
-        n_replications=replications,
-        n_draws=draws,
-        var_names=var_names,
-        build_kwargs=build_kwargs,
-        random_seed=seed,
-        n_workers=workers,
-    )
-    summary = result.summary()
-    summary["wall_time_s"] = round(time.perf_counter() - start, 1)
-    d = result.diagnostics
-    summary["diagnostics"]["replications_with_divergences"] = int(np.sum(d["n_divergent"] > 0))
-    summary["diagnostics"]["replications_rhat_above_1.01"] = int(np.sum(d["rhat_max"] > 1.01))
-    return _round(summary)
-
-
-def table(results: dict) -> str:
-    """Markdown table of the recorded cases: replications, worst rank test, coverage, diagnostics."""
-    rows = [
-        "| case | replications | smallest ECDF p (corrected) | coverage 50/68/90/95 % outside "
-        "the binomial band | divergences, max R-hat |",
-        "|---|---|---|---|---|",
-    ]
-    for name, s in results["cases"].items():
-        worst = min(s["rank_tests"], key=lambda v: s["rank_tests"][v]["ecdf"])
-        test = s["rank_tests"][worst]
-        outside = [
-            f"{var} {level}: {c['empirical']} ({c['lower']}-{c['upper']})"
-            for var, levels in s["coverage"].items()
-            for level, c in levels.items()
-            if not c["within"]
-        ]
-        diag = s["diagnostics"]
-        rows.append(
-            f"| `{name}` | {s['n_replications']} | {test['ecdf']} ({test['ecdf_corrected']}), "
-            f"`{worst}` | {'; '.join(outside) or 'none'} | {diag['divergences']} in "
-            f"{diag.get('replications_with_divergences', '?')} replications, "
-            f"{diag['rhat_max']} ({diag.get('replications_rhat_above_1.01', '?')} above 1.01) |"
-        )
-    return "\n".join(rows)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=100)
-    parser.add_argument("--draws", type=int, default=100, help="thinned draws L per replication")
-    parser.add_argument("--cases", nargs="*", default=list(cases()))
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=HERE / "results.yaml")
-    parser.add_argument("--table", action="store_true", help="print the recorded results")
-    args = parser.parse_args()
-    results = yaml.safe_load(args.output.read_text()) if args.output.exists() else {}
-    if args.table:
-        print(table(results))
-        return
-    results.setdefault("cases", {})
-    results["not_run"] = NOT_RUN
-    for name in args.cases:
-        print(f"{name}: {args.replications} replications", flush=True)
-        summary = run_case(name, args.replications, args.draws, args.workers, args.seed)
-        summary["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        results["cases"][name] = summary
-        worst = min(r["ecdf_corrected"] for r in summary["rank_tests"].values())
-        print(f"  smallest corrected ECDF p-value {worst}, {summary['wall_time_s']} s", flush=True)
-        args.output.write_text(yaml.safe_dump(results, sort_keys=False))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], cases, {}, HERE, default_replications=100)

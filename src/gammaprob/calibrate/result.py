@@ -47,6 +47,34 @@ class SBCResult:
         diagnostics = {k: np.array([r["diagnostics"][k] for r in records]) for k in keys}
         return cls(ranks=ranks, inside=inside, n_draws=n_draws, diagnostics=diagnostics)
 
+    @classmethod
+    def concatenate(cls, results: list[SBCResult]) -> SBCResult:
+        """Join runs of the same model (e.g. chunks with different ``random_seed``).
+
+        Raises
+        ------
+        ValueError
+            For no result, or results with other variables or another ``n_draws``.
+        """
+        if not results:
+            raise ValueError("concatenate needs at least one SBCResult")
+        first = results[0]
+        for other in results[1:]:
+            if set(other.ranks) != set(first.ranks) or other.n_draws != first.n_draws:
+                raise ValueError(
+                    f"cannot join SBC results of variables {sorted(other.ranks)} with L = "
+                    f"{other.n_draws} to {sorted(first.ranks)} with L = {first.n_draws}"
+                )
+        ranks = {k: np.concatenate([r.ranks[k] for r in results]) for k in first.ranks}
+        inside = {
+            k: {lv: np.concatenate([r.inside[k][lv] for r in results]) for lv in LEVELS}
+            for k in first.ranks
+        }
+        diagnostics = {
+            k: np.concatenate([r.diagnostics[k] for r in results]) for k in first.diagnostics
+        }
+        return cls(ranks=ranks, inside=inside, n_draws=first.n_draws, diagnostics=diagnostics)
+
     @property
     def n_replications(self) -> int:
         """Number of replications ``N``."""

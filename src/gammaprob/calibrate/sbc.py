@@ -2,8 +2,9 @@
 
 For each replication the parameters and the data are drawn together from the model's prior
 predictive (:func:`pymc.sample_prior_predictive` of the model :func:`gammaprob.inference.build_model`
-makes: the generative likelihood *is* the simulator), the model is rebuilt from datasets holding
-the simulated counts and sampled with :func:`gammaprob.inference.sample` (default sampler), the
+makes: the generative likelihood *is* the simulator; for map datasets, Poisson draws of the
+map likelihood's npred put back into the counts cube by :class:`~.inject.MapLayout`), the model
+is rebuilt from datasets holding the simulated counts and sampled with :func:`gammaprob.inference.sample` (default sampler), the
 posterior is thinned to ``n_draws`` nearly independent draws, and the rank of the true value
 among them is recorded (Talts et al. 2018). If the inference is correct, ranks are uniform on
 ``0..n_draws`` and central credible intervals cover the truth at their nominal rate.
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .inject import SBCError, observed_names, with_simulated_data
+from .inject import SBCError, map_layouts, observed_names, with_simulated_data
 from .result import LEVELS, SBCResult
 
 __all__ = ["check_generative", "run_sbc"]
@@ -104,7 +105,9 @@ def _replicate(task: dict) -> dict:
     """One replication: rebuild the model on simulated data, sample, rank (picklable)."""
     from ..inference import build_model, check_convergence, sample
 
-    datasets = with_simulated_data(task["datasets"], task["data"])
+    datasets = with_simulated_data(
+        task["datasets"], task["data"], task["layouts"], rng=task["seed"]
+    )
     model = build_model(datasets, task["models"], **task["build_kwargs"])
     tree = sample(
         model,
@@ -187,8 +190,9 @@ def run_sbc(
     Parameters
     ----------
     datasets : dataset or sequence of datasets
-        Templates (spectrum datasets): response, masks and, for on/off data, the OFF counts
-        the marginal likelihood conditions on. Their ON counts are replaced by simulations.
+        Templates (spectrum datasets, on/off or not, and map datasets with a known
+        background): response, masks and, for on/off data, the OFF counts the marginal
+        likelihood conditions on. Their ON counts are replaced by simulations.
     models : Models, SkyModel or sequence
         Sky models with proper priors on the free parameters (the model being calibrated).
     n_replications : int
@@ -210,8 +214,8 @@ def run_sbc(
         Models to draw the truth and data from (default: ``models``). Different priors here
         make a deliberately miscalibrated run, which the rank tests should reject.
     random_seed : int
-        Seed of the prior-predictive draws; replication ``i`` samples with seed
-        ``random_seed + 1 + i``.
+        Seed of the prior-predictive draws; replication ``i`` samples (and splits the
+        aggregated bins of map datasets over their pixels) with seed ``random_seed + 1 + i``.
     n_workers : int
         Local worker processes (Dask ``LocalCluster``) when > 1 and ``client`` is None.
     client : dask.distributed.Client, optional
@@ -250,6 +254,9 @@ def run_sbc(
     unknown = {rv.name for rv in sim_model.observed_RVs} - expected
     if unknown:
         raise SBCError(f"observed term(s) {sorted(unknown)} cannot be simulated into a dataset")
+    layouts = map_layouts(
+        datasets, models if simulation_models is None else simulation_models, build_kwargs
+    )
     var_names = list(var_names) if var_names is not None else _default_var_names(fit_model)
     missing = [
         v for v in var_names if v not in fit_model.named_vars or v not in sim_model.named_vars
@@ -271,6 +278,7 @@ def run_sbc(
             {
                 "index": i,
                 "datasets": datasets,
+                "layouts": layouts,
                 "models": models,
                 "build_kwargs": build_kwargs,
                 "sample_kwargs": sample_kwargs,
