@@ -38,3 +38,8 @@ EXCLUSION_RADIUS_DEG = 0.3
 RING_R_IN_DEG, RING_WIDTH_DEG = 0.5, 0.3
 CORRELATION_RADIUS_DEG = 0.04
 KERNEL_RADIUS_DEG = 0.3
+#: pixels whose ``sqrt_ts`` the gammapy reference stores: a grid (these rows x these
+#: columns, 0.36 deg apart), a cross through the peak (these offsets along x and along y)
+SAMPLE_GRID = tuple(range(12, 150, 18))
+PEAK_OFFSETS = tuple(range(-10, 11, 2))
+QUANTILE_LEVELS = (0.001, 0.01, 0.16, 0.5, 0.84, 0.99, 0.999)

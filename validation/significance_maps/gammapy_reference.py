@@ -5,12 +5,12 @@ Reduces the H.E.S.S. DR1 runs of ``common.py`` with gammapy's makers (stacked,
 gammapy's ``RingBackgroundMaker`` to the stacked dataset, runs ``ExcessMapEstimator`` (Li & Ma,
 with and without correlating the OFF counts) and ``TSMapEstimator`` (energy bins summed, and
 one likelihood term per energy bin) on the stacked dataset with its background scaled to the
-counts outside the exclusion region. Writes ``gammapy_reference.yaml``
-(counts and background totals, peak values and pixels, the spread of the significance outside
-the exclusion region, run times) and ``gammapy_maps.fits`` (the compared images as float32,
-one HDU each: ``SQRT_TS_CORR``, ``SQRT_TS_UNCORR``, ``TS_SUMMED_SQRT_TS``, ``TS_PER_ENERGY_SQRT_TS``,
-losslessly compressed)
-so that the notebook can compare pixel by pixel without importing gammapy.
+counts outside the exclusion region. Writes ``gammapy_reference.yaml``: counts and background
+totals, peak values and pixels, the spread of the significance outside the exclusion region,
+run times, and for each of the four compared ``sqrt_ts`` images the samples of
+:func:`image_samples` (a coarse grid of pixels, a cross through the peak, quantiles and
+moments), so that the notebook compares the images without importing gammapy and without a
+stored image.
 
 Run with the validation extra installed:
 ``GAMMAPY_DATA=... python validation/significance_maps/gammapy_reference.py``.
@@ -28,8 +28,11 @@ from common import (
     EXCLUSION_RADIUS_DEG,
     HERE,
     KERNEL_RADIUS_DEG,
+    PEAK_OFFSETS,
+    QUANTILE_LEVELS,
     RING_R_IN_DEG,
     RING_WIDTH_DEG,
+    SAMPLE_GRID,
     STACKING,
 )
 
@@ -61,10 +64,49 @@ def off_spread(image: np.ndarray, exclusion: np.ndarray) -> dict:
     return {"mean": float(values.mean()), "std": float(values.std()), "n_pixels": int(values.size)}
 
 
+def _rounded(values: np.ndarray) -> list:
+    """Values rounded to 1e-6 (a significance's float32 precision), as nested lists."""
+    return np.round(np.asarray(values, float), 6).tolist()
+
+
+def image_samples(image: np.ndarray, peak: tuple[int, int]) -> dict:
+    """What the notebook compares of one ``sqrt_ts`` image instead of the image itself.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``sqrt_ts`` image, shape ``(ny, nx)``.
+    peak : tuple of int
+        Pixel ``(iy, ix)`` of the peak.
+
+    Returns
+    -------
+    dict
+        ``grid``: the values at every ``(iy, ix)`` of ``SAMPLE_GRID`` x ``SAMPLE_GRID``;
+        ``peak_row`` and ``peak_column``: the values at ``PEAK_OFFSETS`` pixels from the
+        peak along x and along y; ``quantiles`` at ``QUANTILE_LEVELS`` and the ``mean`` and
+        ``std`` of the finite pixels (all rounded to 1e-6).
+    """
+    grid = np.asarray(SAMPLE_GRID)
+    offsets = np.asarray(PEAK_OFFSETS)
+    iy, ix = peak
+    finite = image[np.isfinite(image)]
+    return {
+        "grid_index": grid.tolist(),
+        "grid": _rounded(image[np.ix_(grid, grid)]),
+        "peak_offsets": offsets.tolist(),
+        "peak_row": _rounded(image[iy, ix + offsets]),
+        "peak_column": _rounded(image[iy + offsets, ix]),
+        "quantile_levels": list(QUANTILE_LEVELS),
+        "quantiles": _rounded(np.quantile(finite, QUANTILE_LEVELS)),
+        "mean": round(float(finite.mean()), 6),
+        "std": round(float(finite.std()), 6),
+    }
+
+
 def main() -> None:
     import astropy.units as u
     import gammapy
-    from astropy.io import fits
     from gammapy.estimators import ExcessMapEstimator, TSMapEstimator
     from gammapy.makers import RingBackgroundMaker
     from gammapy.modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
@@ -118,23 +160,6 @@ def main() -> None:
         ).run(scaled)
         times[f"ts_map_{label}_s"] = time.perf_counter() - start
 
-    images = {
-        "SQRT_TS_CORR": excess["corr"]["sqrt_ts"].data[0],
-        "SQRT_TS_UNCORR": excess["uncorr"]["sqrt_ts"].data[0],
-        "TS_SUMMED_SQRT_TS": ts_runs["summed"]["sqrt_ts"].data[0],
-        "TS_PER_ENERGY_SQRT_TS": ts_runs["per_energy"]["sqrt_ts"].data[0],
-    }
-    hdus = [fits.PrimaryHDU()]
-    header = exclusion.geom.wcs.to_header()
-    for name, image in images.items():
-        data = np.asarray(image, np.float32)
-        hdus.append(
-            fits.CompImageHDU(
-                data, header=header, name=name, compression_type="GZIP_2", quantize_level=0.0
-            )
-        )
-    fits.HDUList(hdus).writeto(HERE / "gammapy_maps.fits", overwrite=True)
-
     reference = {
         "gammapy": gammapy.__version__,
         "n_runs": n_runs,
@@ -148,14 +173,16 @@ def main() -> None:
     }
     for label in ("corr", "uncorr"):
         sig = excess[label]["sqrt_ts"].data[0]
+        peak = peak_summary(sig)
         reference[f"excess_{label}"] = {
             "correlate_off": label == "corr",
-            "sqrt_ts_peak": peak_summary(sig),
+            "sqrt_ts_peak": peak,
             "npred_excess_at_peak": float(
-                excess[label]["npred_excess"].data[0][tuple(peak_summary(sig)["pixel"])]
+                excess[label]["npred_excess"].data[0][tuple(peak["pixel"])]
             ),
             "sqrt_ts_outside_exclusion": off_spread(sig, excl),
             "n_finite": int(np.isfinite(sig).sum()),
+            "sqrt_ts_samples": image_samples(sig, tuple(peak["pixel"])),
         }
     for label, ts_maps in ts_runs.items():
         sqrt_ts = ts_maps["sqrt_ts"].data[0]
@@ -169,10 +196,12 @@ def main() -> None:
             "norm_err_at_peak": float(ts_maps["norm_err"].data[0][tuple(peak["pixel"])]),
             "sqrt_ts_outside_exclusion": off_spread(sqrt_ts, excl),
             "n_finite": int(np.isfinite(sqrt_ts).sum()),
+            "sqrt_ts_samples": image_samples(sqrt_ts, tuple(peak["pixel"])),
         }
     reference["times"] = times
-    (HERE / "gammapy_reference.yaml").write_text(yaml.safe_dump(reference, sort_keys=False))
-    print(yaml.safe_dump(reference, sort_keys=False))
+    text = yaml.safe_dump(reference, sort_keys=False, default_flow_style=None, width=100)
+    (HERE / "gammapy_reference.yaml").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
