@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +55,13 @@ def _model(size=3):
 def test_changed_private_api_is_reported_and_the_public_path_used(monkeypatch):
     # a private function that disappeared, and one whose parameters changed
     monkeypatch.setitem(PRIVATE_API, "nutpie.compile_pymc:_no_such_function", ())
-    make = "nutpie.compile_pymc:_make_functions"
+    make = "nutpie.compile_pymc:_compute_shapes"
     monkeypatch.setitem(PRIVATE_API, make, (*PRIVATE_API[make], "no_such_parameter"))
     private_api_problems.cache_clear()
     try:
         problems = private_api_problems()
         assert any("_no_such_function is missing" in p for p in problems)
-        assert any("_make_functions no longer accepts ['no_such_parameter']" in p for p in problems)
+        assert any("_compute_shapes no longer accepts ['no_such_parameter']" in p for p in problems)
         with pytest.warns(
             NutpieCacheWarning, match="_no_such_function is missing.*compile_pymc_model"
         ):
@@ -76,19 +77,30 @@ def test_changed_private_api_is_reported_and_the_public_path_used(monkeypatch):
         private_api_problems.cache_clear()
 
 
-def test_entry_point_that_cannot_be_cached_is_reported():
-    import pymc as pm
+def test_entry_point_that_cannot_be_cached_is_reported(monkeypatch):
+    import numba
+    from numba.core.errors import NumbaWarning
 
-    big = np.random.default_rng(0).uniform(1.0, 2.0, (600, 600))  # a 2.9 MB constant
-    with pm.Model() as model:
-        a = pm.Normal("a", shape=600)
-        pm.Poisson("c", mu=pm.math.exp(big @ a * 1e-3), observed=np.ones(600, dtype=int))
+    cfunc = numba.cfunc
+
+    def uncacheable(signature, **options):  # numba's warning for an entry point it cannot cache
+        def compile_(function):
+            warnings.warn(
+                f'Cannot cache compiled function "{function.__name__}" as it uses dynamic globals',
+                NumbaWarning,
+                stacklevel=2,
+            )
+            return cfunc(signature, **options)(function)
+
+        return compile_
+
+    monkeypatch.setattr(numba, "cfunc", uncacheable)
+    nutpie_backend._COMPILED.clear()
     with pytest.warns(NutpieCacheWarning, match=r"entry point 'logp_entry' .* could not be cached"):
-        compile_nutpie(model)
+        compile_nutpie(_model(4))
 
 
 def test_small_model_compiles_without_cache_warning():
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", NutpieCacheWarning)

@@ -6,12 +6,20 @@ that pointer by wrapping PyTensor's numba function in a ``numba.cfunc`` that can
 (it captures the model's shared data as dynamic globals), so every process pays the full LLVM
 compilation again: about 4-5 s for the joint-Crab likelihood, three times the sampling itself.
 
-Models built by gammaprob keep their data as graph constants (no shared variables). For them
-this module generates the two C entry points nutpie needs (log-density + gradient, and the
-expansion of a draw into all recorded variables) as plain source that refers only to the
-PyTensor-compiled functions, and registers it with PyTensor's numba cache under the key of the
-compiled graph. A second process with the same model loads both from the cache in a fraction
-of a second. Models with shared variables (``pm.Data``) go through nutpie's own compilation.
+This module builds the log-density + gradient and the expansion of a draw into all recorded
+variables itself, turns the model's data (every array constant of the graph, and the lengths
+checked by ``SpecifyShape``) into inputs of the compiled functions, and generates the two C
+entry points nutpie needs as plain source that refers only to the PyTensor-compiled
+functions; the entry points read the data from a flat buffer (:func:`data_buffer`) that nutpie
+passes as its user data. The compiled code thus depends on the model's structure only:
+
+- in one process, a model of the same structure (other data, other numbers of bins) reuses the
+  compiled functions from memory (:func:`compile_nutpie` compares the graphs; nothing is
+  compiled, :func:`compilations` counts the structures compiled);
+- in a new process, PyTensor's numba cache on disk (under the key of the compiled graph, now
+  free of data) gives both functions in a fraction of a second.
+
+Models with shared variables (``pm.Data``) go through nutpie's own compilation.
 
 The C signatures and the model container follow nutpie's PyMC interface
 (``nutpie.compile_pymc``). That needs a few private nutpie and PyTensor functions; every one
@@ -21,8 +29,8 @@ is listed in :data:`PRIVATE_API` and reached only through :func:`_private` in th
 fails, :func:`compile_nutpie` says so (:class:`NutpieCacheWarning`) and uses nutpie's public
 ``compile_pymc_model`` instead (correct, but compiled again in every process).
 
-A compiled entry point that numba cannot cache (a model embedding large constant arrays)
-is reported with a :class:`NutpieCacheWarning` naming the entry point and numba's reason.
+A compiled entry point that numba cannot cache is reported with a :class:`NutpieCacheWarning`
+naming the entry point and numba's reason.
 
 **Chain starts.** Each chain starts at the model's support point (or the given initial
 values) plus PyMC's uniform jitter on the unconstrained scale (the same draws for the same
@@ -38,6 +46,8 @@ the step size adapted to 0.003 and the chain never left (R-hat 1.59, ``docs/anal
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -50,7 +60,9 @@ __all__ = [
     "PRIVATE_API",
     "SUPPORTED_NUTPIE",
     "NutpieCacheWarning",
+    "compilations",
     "compile_nutpie",
+    "data_buffer",
     "jitter_scales",
     "private_api_problems",
     "sample_nutpie",
@@ -67,13 +79,8 @@ SUPPORTED_NUTPIE = ((0, 16, 10), (0, 17))
 
 #: Private (underscore or internal) names used, with the parameters each must accept.
 PRIVATE_API: dict[str, tuple[str, ...]] = {
-    "nutpie.compile_pymc:_make_functions": (
-        "model",
-        "mode",
-        "compute_grad",
-        "join_expanded",
-        "pymc_initial_point_fn",
-    ),
+    "nutpie.compile_pymc:_compute_shapes": ("model",),
+    "nutpie.compile_pymc:_rv_dict_to_flat_array_wrapper": ("fn", "names", "shapes"),
     "nutpie.compile_pymc:_wrap_with_lock": ("func",),
     "nutpie.compile_pymc:_prepare_dims_and_coords": (
         "model",
@@ -283,10 +290,166 @@ def _initial_point_fn(model, initial_points):
     return initial_point
 
 
+def _has_shared(outputs) -> bool:
+    """Whether a graph reads shared variables (``pm.Data``)."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    return any(isinstance(v, SharedVariable) for v in graph_inputs(outputs))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Graphs:
+    """The model's log-density, gradient and expansion as graphs of one flat point."""
+
+    point: object
+    outputs: tuple  # (logp, gradient, expanded draw)
+    shape_info: tuple  # (names, slices, shapes) of the expanded draw
+    n_dim: int
+    n_expanded: int
+    reparameterized: list
+
+
+def _model_graphs(model) -> _Graphs:
+    """Build the graphs nutpie needs (as ``nutpie.compile_pymc._make_functions``, uncompiled).
+
+    The free variables are slices of one flat float64 vector; the expanded draw joins
+    them with every other recorded variable (deterministics, constrained values).
+    """
+    import math
+
+    import pytensor.tensor as pt
+    from pytensor.graph import clone_replace, rewrite_graph
+
+    shapes = _private("nutpie.compile_pymc:_compute_shapes")(model)
+    logp = model.logp()
+    rewrites = ["canonicalize", "stabilize"]
+    if not model.check_bounds:
+        rewrites.append("local_remove_check_parameter")
+    logp = rewrite_graph(logp, include=rewrites)
+    value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in pt.grad(logp, value_vars)])
+    names, slices, var_shapes = [], [], []
+    count = 0
+    for value in value_vars:
+        shape = tuple(shapes[value.name])
+        names.append(value.name)
+        var_shapes.append(shape)
+        slices.append(slice(count, count + math.prod(shape)))
+        count += math.prod(shape)
+    n_dim = count
+    point = pt.TensorType("float64", shape=(n_dim,))(name="_unconstrained_point")
+    free = [point[s] for s in slices]
+    replacements = {
+        value: part.reshape(shape).astype(value.dtype)
+        for value, part, shape in zip(value_vars, free, var_shapes, strict=True)
+    }
+    remaining = [v for v in model.unobserved_value_vars if v.name not in names]
+    for var in remaining:
+        shape = tuple(shapes[var.name])
+        names.append(var.name)
+        var_shapes.append(shape)
+        slices.append(slice(count, count + math.prod(shape)))
+        count += math.prod(shape)
+    expanded = pt.concatenate([*free, *(pt.as_tensor(v).ravel() for v in remaining)])
+    outputs = tuple(clone_replace([logp, grad, expanded], replacements))
+    reparameterized = [
+        model.rvs_to_values[rv].name
+        for rv in model.free_RVs
+        if model.rvs_to_transforms.get(rv) is not None
+    ]
+    return _Graphs(point, outputs, (names, slices, var_shapes), n_dim, count, reparameterized)
+
+
+def _lift_data(outputs) -> tuple[tuple, list, list[np.ndarray]]:
+    """Replace the array constants of ``outputs`` (the data) by float64 inputs.
+
+    Every constant with at least two elements, and every length checked by a ``SpecifyShape``,
+    becomes an input whose static shape keeps only its length-1 (broadcast) dimensions, so
+    the compiled function depends on the model's structure, not on its data or number of
+    bins. Integer and boolean data are cast back
+    to their type inside the graph (float64 holds them exactly below 2**53).
+
+    Returns
+    -------
+    outputs : tuple
+        The graphs with the data replaced.
+    inputs : list
+        The new inputs, in the order of first use (the same for models of the same
+        structure).
+    values : list of numpy.ndarray
+        Their float64 values.
+    """
+    import pytensor.tensor as pt
+    from pytensor.graph import clone_replace
+    from pytensor.graph.traversal import io_toposort
+    from pytensor.tensor.shape import SpecifyShape
+    from pytensor.tensor.variable import TensorConstant
+
+    replace, inputs, values = {}, [], []
+    for node in io_toposort([], list(outputs)):
+        shape_check = isinstance(node.op, SpecifyShape)
+        for position, var in enumerate(node.inputs):
+            if var in replace or not isinstance(var, TensorConstant):
+                continue
+            data = np.asarray(var.data)
+            if shape_check and position > 0 and data.ndim == 0:  # a number of bins
+                new = pt.tensor(f"data_{len(inputs)}", dtype="float64", shape=(1,))
+                replace[var] = new[0].astype(data.dtype)
+                inputs.append(new)
+                values.append(data.reshape(1).astype(np.float64))
+                continue
+            if data.ndim == 0 or data.size < 2 or data.dtype.kind not in "biuf":
+                continue
+            static = tuple(1 if n == 1 else None for n in data.shape)
+            new = pt.tensor(f"data_{len(inputs)}", dtype="float64", shape=static)
+            replace[var] = new if data.dtype == np.float64 else new.astype(data.dtype)
+            inputs.append(new)
+            values.append(np.ascontiguousarray(data, dtype=np.float64))
+    if not replace:
+        return tuple(outputs), [], []
+    # rebuilt (not strict): the nodes infer their types again, without the data's shapes
+    return tuple(clone_replace(list(outputs), replace, rebuild_strict=False)), inputs, values
+
+
+def data_buffer(values: list[np.ndarray]) -> np.ndarray:
+    """Pack data arrays into the flat float64 buffer the compiled entry points read.
+
+    Layout: ``[total length, (offset, *shape) per array, array data...]``; the entry
+    points unpack it with the positions of :func:`_unpack_source`.
+    """
+    header = 1 + sum(1 + v.ndim for v in values)
+    total = header + sum(v.size for v in values)
+    buffer = np.empty(total, dtype=np.float64)
+    buffer[0] = total
+    position, offset = 1, header
+    for value in values:
+        buffer[position] = offset
+        buffer[position + 1 : position + 1 + value.ndim] = value.shape
+        buffer[offset : offset + value.size] = value.ravel()
+        position += 1 + value.ndim
+        offset += value.size
+    return buffer
+
+
+def _unpack_source(ndims: list[int]) -> tuple[str, str]:
+    """Source lines unpacking :func:`data_buffer` into ``d0, d1, ...``, and the argument list."""
+    lines = [
+        "    buf = carray(user_data_, (1,), np.float64)",
+        "    buf = carray(user_data_, (int(buf[0]),), np.float64)",
+    ]
+    position = 1
+    for k, ndim in enumerate(ndims):
+        dims = [f"int(buf[{position + 1 + i}])" for i in range(ndim)]
+        size = " * ".join(dims)
+        lines.append(f"    o{k} = int(buf[{position}])")
+        lines.append(f"    d{k} = buf[o{k} : o{k} + {size}].reshape(({', '.join(dims)},))")
+        position += 1 + ndim
+    return "\n".join(lines), "".join(f", d{k}" for k in range(len(ndims)))
+
+
 def _own_compile(model, initial_points, flat_initial_point):
     """Compile with nutpie's own code (not cached on disk), keeping this module's starts."""
-    import dataclasses
-
     import nutpie
 
     compiled = nutpie.compile_pymc_model(model, backend="numba", initial_points=initial_points)
@@ -297,7 +460,7 @@ def _own_compile(model, initial_points, flat_initial_point):
 LOW_RANK_MAX_DIM = 50
 
 #: Bump when the generated entry points change (invalidates their cache entries).
-_ENTRY_POINT_VERSION = "gammaprob-nutpie-1"
+_ENTRY_POINT_VERSION = "gammaprob-nutpie-2"
 
 _LOGP_SOURCE = """
 def logp_entry(dim, x_, out_, logp_, user_data_):
@@ -306,7 +469,8 @@ def logp_entry(dim, x_, out_, logp_, user_data_):
     x = carray(x_, ({n_dim},))
     out = carray(out_, ({n_dim},))
     logp = carray(logp_, ())
-    logp_value, grad = inner(x)
+{unpack}
+    logp_value, grad = inner(x{args})
     logp[()] = logp_value
     out[...] = grad
     if not np.all(np.isfinite(out)):
@@ -322,7 +486,8 @@ def expand_entry(dim, expanded, x_, out_, user_data_):
         return -1
     x = carray(x_, ({n_dim},))
     out = carray(out_, ({n_expanded},))
-    (values,) = inner(x)
+{unpack}
+    (values,) = inner(x{args})
     out[...] = values
     return 0
 """
@@ -359,8 +524,7 @@ def _cached_entry_point(source: str, name: str, inner, signature):
             reason = text.split(f'"{name}"', 1)[-1].strip() or text
             warnings.warn(
                 f"nutpie entry point {name!r} of this model could not be cached on disk "
-                f"(numba: {reason}); it is compiled again in every process. Models that "
-                "embed large constant arrays (e.g. big response matrices) cannot be cached.",
+                f"(numba: {reason}); it is compiled again in every process.",
                 NutpieCacheWarning,
                 stacklevel=3,
             )
@@ -371,8 +535,110 @@ def _cached_entry_point(source: str, name: str, inner, signature):
     return entry
 
 
+@dataclasses.dataclass(frozen=True)
+class _Compiled:
+    """Compiled functions of one model structure (reused for every model of that structure)."""
+
+    inputs: tuple  # the flat point, then the data inputs
+    outputs: tuple  # logp, gradient, expanded draw (with the data as inputs)
+    logp_fn: object
+    expand_fn: object
+    logp_entry: object
+    expand_entry: object
+
+
+#: Compiled structures of this process, most recently used last (at most :data:`CACHE_SIZE`).
+_COMPILED: collections.OrderedDict = collections.OrderedDict()
+
+#: Model structures whose compiled functions are kept in memory.
+CACHE_SIZE = 16
+
+
+#: Model structures compiled by :func:`compile_nutpie` in this process (a one-element list).
+_COMPILATIONS = [0]
+
+
+def compilations() -> int:
+    """Return the number of model structures compiled by :func:`compile_nutpie` in this process."""
+    return _COMPILATIONS[0]
+
+
+def _structure_key(graphs: _Graphs, inputs: list) -> tuple:
+    """Return a cheap key that tells structures apart (equal keys are then compared)."""
+    from pytensor.graph.traversal import io_toposort
+
+    nodes = io_toposort([graphs.point, *inputs], list(graphs.outputs))
+    return (
+        graphs.n_dim,
+        graphs.n_expanded,
+        tuple(str(v.type) for v in inputs),
+        tuple(type(node.op).__name__ for node in nodes),
+    )
+
+
+def _lookup(key: tuple, graphs: _Graphs, inputs: list) -> _Compiled | None:
+    """Return the compiled functions of an equal graph (same ops, constants and inputs)."""
+    from pytensor.graph.basic import equal_computations
+
+    compiled = _COMPILED.get(key)
+    if compiled is None or not equal_computations(
+        list(graphs.outputs),
+        list(compiled.outputs),
+        in_xs=[graphs.point, *inputs],
+        in_ys=list(compiled.inputs),
+    ):
+        return None
+    _COMPILED.move_to_end(key)
+    return compiled
+
+
+def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
+    """Compile the log-density + gradient and the expansion, data as inputs (numba).
+
+    Returns None when PyTensor's numba function cannot be reached or cached (then nutpie's
+    own compilation is used).
+    """
+    from numba import types
+    from pymc.pytensorf import compile as compile_pymc
+
+    logp, grad, expanded = graphs.outputs
+    arguments = (graphs.point, *inputs)
+    with model:
+        logp_fn = compile_pymc(arguments, (logp, grad), mode="NUMBA", on_unused_input="ignore")
+        expand_fn = compile_pymc(arguments, (expanded,), mode="NUMBA", on_unused_input="ignore")
+    _COMPILATIONS[0] += 1
+    jitted = [getattr(getattr(f, "vm", None), "jit_fn", None) for f in (logp_fn, expand_fn)]
+    if any(j is None for j in jitted):
+        return None
+    unpack, args = _unpack_source([v.type.ndim for v in inputs])
+    double_ptr = types.CPointer(types.double)
+    logp_entry = _cached_entry_point(
+        _LOGP_SOURCE.format(n_dim=graphs.n_dim, unpack=unpack, args=args),
+        "logp_entry",
+        jitted[0],
+        types.int64(types.uint64, double_ptr, double_ptr, double_ptr, types.voidptr),
+    )
+    expand_entry = _cached_entry_point(
+        _EXPAND_SOURCE.format(
+            n_dim=graphs.n_dim, n_expanded=graphs.n_expanded, unpack=unpack, args=args
+        ),
+        "expand_entry",
+        jitted[1],
+        types.int64(types.uint64, types.uint64, double_ptr, double_ptr, types.voidptr),
+    )
+    if logp_entry is None or expand_entry is None:
+        return None
+    return _Compiled(arguments, graphs.outputs, logp_fn, expand_fn, logp_entry, expand_entry)
+
+
 def compile_nutpie(model, *, initial_points=None):
-    """Compile a PyMC model for nutpie, reusing compiled code cached by earlier processes.
+    """Compile a PyMC model for nutpie, reusing compiled code of the same model structure.
+
+    The model's data (every array constant of its graph) become inputs of the compiled
+    functions, read from a buffer passed to nutpie as its user data. The compiled code
+    depends on the structure of the model only, not on its data or numbers of bins: a model
+    of the same structure reuses it from memory in this process (no compilation) and from
+    the numba cache on disk in a new process.
 
     Parameters
     ----------
@@ -393,64 +659,49 @@ def compile_nutpie(model, *, initial_points=None):
         uses (:func:`private_api_problems`; the public compilation is used), or an entry
         point cannot be cached.
     """
-    from numba import types
-
     problems = private_api_problems()
     if problems:
         return _public_compile(model, initial_points, "; ".join(problems))
-    initial_point_fn = _initial_point_fn(model, initial_points)
-    wrap_with_lock = _private("nutpie.compile_pymc:_wrap_with_lock")
-    n_dim, n_expanded, logp_fn, expand_fn, flat_initial_point, shape_info, reparameterized = (
-        _private("nutpie.compile_pymc:_make_functions")(
-            model,
-            mode="NUMBA",
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=wrap_with_lock(initial_point_fn),
-        )
+    initial_point_fn = _private("nutpie.compile_pymc:_wrap_with_lock")(
+        _initial_point_fn(model, initial_points)
     )
-    if logp_fn.get_shared() or expand_fn.get_shared():  # pm.Data: nutpie's own path
+    graphs = _model_graphs(model)
+    names, _, shapes = graphs.shape_info
+    flat_initial_point = _private("nutpie.compile_pymc:_rv_dict_to_flat_array_wrapper")(
+        initial_point_fn, names=names[: len(model.free_RVs)], shapes=shapes[: len(model.free_RVs)]
+    )
+    if _has_shared(graphs.outputs):  # pm.Data: nutpie's own path
         return _own_compile(model, initial_points, flat_initial_point)
-    jitted = [getattr(getattr(f, "vm", None), "jit_fn", None) for f in (logp_fn, expand_fn)]
-    if any(j is None for j in jitted):
-        return _public_compile(
-            model, initial_points, "PyTensor's compiled function has no numba entry (vm.jit_fn)"
-        )
-    double_ptr = types.CPointer(types.double)
-    logp_entry = _cached_entry_point(
-        _LOGP_SOURCE.format(n_dim=n_dim),
-        "logp_entry",
-        jitted[0],
-        types.int64(types.uint64, double_ptr, double_ptr, double_ptr, types.voidptr),
-    )
-    expand_entry = _cached_entry_point(
-        _EXPAND_SOURCE.format(n_dim=n_dim, n_expanded=n_expanded),
-        "expand_entry",
-        jitted[1],
-        types.int64(types.uint64, types.uint64, double_ptr, double_ptr, types.voidptr),
-    )
-    if logp_entry is None or expand_entry is None:
-        return _own_compile(model, initial_points, flat_initial_point)
+    outputs, inputs, values = _lift_data(graphs.outputs)
+    graphs = dataclasses.replace(graphs, outputs=outputs)
+    key = _structure_key(graphs, inputs)
+    compiled = _lookup(key, graphs, inputs)
+    if compiled is None:
+        compiled = _compile(model, graphs, inputs)
+        if compiled is None:
+            return _own_compile(model, initial_points, flat_initial_point)
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > CACHE_SIZE:
+            _COMPILED.popitem(last=False)
     dims, coords = _private("nutpie.compile_pymc:_prepare_dims_and_coords")(
-        model, shape_info, reparameterized
+        model, graphs.shape_info, graphs.reparameterized
     )
-    names, _, shapes = shape_info
     return _private("nutpie.compile_pymc:CompiledPyMCModel")(
-        _n_dim=n_dim,
+        _n_dim=graphs.n_dim,
         dims=dims,
         _coords=coords,
         _shapes={name: tuple(shape) for name, shape in zip(names, shapes, strict=True)},
-        compiled_logp_func=logp_entry,
-        compiled_expand_func=expand_entry,
+        compiled_logp_func=compiled.logp_entry,
+        compiled_expand_func=compiled.expand_entry,
         initial_point_func=flat_initial_point,
         shared_data={},
         shared_var_keys={},
-        user_data=_private("nutpie.compile_pymc:make_user_data")({}, {}),
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_fn,
-        expand_func=expand_fn,
-        reparameterized_names=reparameterized,
+        user_data=data_buffer(values),
+        n_expanded=graphs.n_expanded,
+        shape_info=graphs.shape_info,
+        logp_func=compiled.logp_fn,
+        expand_func=compiled.expand_fn,
+        reparameterized_names=graphs.reparameterized,
     )
 
 

@@ -1,0 +1,131 @@
+"""nutpie's compiled code is keyed by model structure: other data and bins reuse it."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nutpie")
+
+from gammaprob.inference import nutpie_backend
+from gammaprob.inference.nutpie_backend import compile_nutpie, data_buffer
+
+
+def _power_law(n_bins: int, seed: int, *, deterministic: bool = True):
+    """Counts of a power law in ``n_bins`` energy bins of three observations."""
+    import pymc as pm
+
+    rng = np.random.default_rng(seed)
+    energy = np.geomspace(1.0, 10.0, n_bins)
+    exposure = rng.uniform(1.0, 2.0, (3, n_bins))
+    counts = rng.poisson(20.0 * energy**-2.0 * exposure)
+    with pm.Model() as model:
+        amplitude = pm.HalfNormal("amplitude", 50.0)
+        index = pm.Normal("index", 2.0, 1.0)
+        mu = amplitude * energy**-index * exposure
+        pm.Poisson("counts", mu=mu, observed=counts)
+        if deterministic:
+            pm.Deterministic("total", mu.sum())
+    return model
+
+
+@pytest.fixture
+def compile_calls(monkeypatch):
+    """Count PyTensor compilations made by the nutpie backend (a spy on PyMC's compile)."""
+    import pymc.pytensorf
+
+    nutpie_backend._COMPILED.clear()
+    calls = []
+    compile_ = pymc.pytensorf.compile
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return compile_(*args, **kwargs)
+
+    monkeypatch.setattr(pymc.pytensorf, "compile", spy)
+    return calls
+
+
+def _entry_logp(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """Call the compiled C entry point as nutpie does (with the model's data buffer)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    logp = np.zeros((), dtype=np.float64)
+    status = compiled.compiled_logp_func.ctypes(
+        ctypes.c_uint64(x.size),
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        grad.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        logp.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    assert status == 0
+    return float(logp), grad
+
+
+def _pymc_logp(model, compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """PyMC's own log-density and gradient at the flat unconstrained point ``x``."""
+    names, slices, shapes = compiled.shape_info
+    point = {
+        name: x[s].reshape(shape)
+        for name, s, shape in zip(names, slices, shapes, strict=True)
+        if name in {v.name for v in model.value_vars}
+    }
+    grad = model.compile_dlogp()(point)
+    return float(model.compile_logp()(point)), np.asarray(grad)
+
+
+def test_other_data_and_bins_reuse_the_compiled_functions(compile_calls):
+    first = compile_nutpie(_power_law(12, seed=1))
+    assert len(compile_calls) == 2  # log-density + gradient, and the expansion
+    assert nutpie_backend.compilations() >= 1
+    before = nutpie_backend.compilations()
+    model = _power_law(7, seed=2)  # other counts, exposure and number of bins
+    second = compile_nutpie(model)
+    assert len(compile_calls) == 2  # nothing compiled again
+    assert nutpie_backend.compilations() == before
+    assert second.compiled_logp_func is first.compiled_logp_func
+    assert not np.array_equal(second.user_data, first.user_data)
+    # the reused code computes the new model's log-density and gradient
+    for x in ([0.3, 2.1], [-1.0, 1.5]):
+        x = np.array(x)
+        logp, grad = _entry_logp(second, x)
+        expected_logp, expected_grad = _pymc_logp(model, second, x)
+        np.testing.assert_allclose(logp, expected_logp, rtol=1e-12)
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-10)
+    assert _entry_logp(first, np.array([0.3, 2.1]))[0] != pytest.approx(
+        _entry_logp(second, np.array([0.3, 2.1]))[0]
+    )
+
+
+def test_another_structure_is_compiled(compile_calls):
+    compile_nutpie(_power_law(12, seed=1))
+    compile_nutpie(_power_law(12, seed=1, deterministic=False))
+    assert len(compile_calls) == 4
+
+
+def test_reused_code_samples_the_same_draws(compile_calls):
+    import nutpie
+
+    def draws(model):
+        compiled = compile_nutpie(model)
+        tree = nutpie.sample(compiled, draws=50, tune=50, chains=2, seed=3, progress_bar=False)
+        return np.asarray(tree.posterior["index"]), np.asarray(tree.posterior["total"])
+
+    fresh = draws(_power_law(9, seed=4))
+    again = draws(_power_law(9, seed=4))  # a new model object: the compiled code is reused
+    assert len(compile_calls) == 2
+    np.testing.assert_array_equal(fresh[0], again[0])
+    np.testing.assert_array_equal(fresh[1], again[1])
+    assert np.all(fresh[1] > 0)
+
+
+def test_data_buffer_layout():
+    values = [np.arange(6.0).reshape(2, 3), np.array([7.0, 8.0])]
+    buffer = data_buffer(values)
+    header = 1 + (1 + 2) + (1 + 1)
+    assert buffer[0] == buffer.size == header + 8
+    assert list(buffer[1:4]) == [header, 2, 3]
+    assert list(buffer[4:6]) == [header + 6, 2]
+    np.testing.assert_array_equal(buffer[header:], [0, 1, 2, 3, 4, 5, 7, 8])
