@@ -209,3 +209,18 @@ def test_nutpie_agrees_with_fermi_reference(cases, fermi_case):
     assert int(result.sample_stats["diverging"].sum()) == 0
     agreement = cases.compare(cases.summarize(result, names), reference)
     assert all(v["ok"] for v in agreement.values()), agreement
+
+
+def test_repivot_keeps_the_spectrum(cases):
+    energy = np.geomspace(1e-5, 10.0, 7)
+
+    def dnde(amplitude, alpha, beta, reference):
+        lx = np.log(energy / reference)
+        return amplitude * np.exp(-alpha * lx - beta * lx**2)
+
+    old = (0.0182, 1.65, 0.039, 5.05e-5)
+    new = (*cases.repivot(*old, 0.02), 0.02)
+    np.testing.assert_allclose(dnde(*new), dnde(*old), rtol=1e-12)
+    assert new[1] == pytest.approx(1.65 + 2 * 0.039 * np.log(0.02 / 5.05e-5))
+    with pytest.raises(ValueError, match="reference energies must be positive"):
+        cases.repivot(*old[:3], 0.0, 0.02)
