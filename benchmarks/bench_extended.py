@@ -178,6 +178,20 @@ def reduce_with_gammapy(name: str, n_pix: int):
     return stacked, len(observations)
 
 
+def _native_byte_order(dataset):
+    """``dataset`` with its maps in native byte order (FITS files store big-endian arrays).
+
+    So that a dataset read from the cache is computed on exactly as a freshly reduced one.
+    """
+    maps = [dataset.counts, dataset.exposure, dataset.background]
+    maps += [dataset.psf.psf_map, dataset.psf.exposure_map]
+    maps += [dataset.edisp.edisp_map, dataset.edisp.exposure_map]
+    for m in maps:
+        if m is not None:
+            m.data = m.data.astype(m.data.dtype.newbyteorder("="))
+    return dataset
+
+
 def load_dataset(name: str, n_pix: int, cache_dir: Path | None):
     """The reduced dataset and its number of runs, from ``cache_dir`` when it holds them."""
     from gammapy.datasets import MapDataset
@@ -188,7 +202,7 @@ def load_dataset(name: str, n_pix: int, cache_dir: Path | None):
     sidecar = path.with_name(f"{name}-{n_pix}px.json")
     if path.is_file() and sidecar.is_file():
         n_runs = json.loads(sidecar.read_text())["n_runs"]
-        return MapDataset.read(path, name=name), n_runs
+        return _native_byte_order(MapDataset.read(path, name=name)), n_runs
     dataset, n_runs = reduce_with_gammapy(name, n_pix)
     cache_dir.mkdir(parents=True, exist_ok=True)
     dataset.write(path, overwrite=True)
@@ -427,12 +441,12 @@ def bench_target_size(
     return metrics
 
 
-def _choices(text: str, allowed, what: str) -> list[str]:
+def _choices(text: str, allowed) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
     bad = [v for v in values if v not in allowed]
     if bad or not values:
         raise argparse.ArgumentTypeError(
-            f"--{what}: expected a comma-separated list of {', '.join(allowed)}; got {text!r}"
+            f"expected a comma-separated list of {', '.join(allowed)}; got {text!r}"
         )
     return values
 
@@ -444,7 +458,7 @@ def _sizes(text: str) -> list[int]:
         sizes = []
     if not sizes or any(n < 10 for n in sizes):
         raise argparse.ArgumentTypeError(
-            f"--sizes: expected comma-separated pixel counts >= 10 (e.g. 100,200,400); got {text!r}"
+            f"expected comma-separated pixel counts >= 10 (e.g. 100,200,400); got {text!r}"
         )
     return sizes
 
@@ -454,14 +468,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "--targets",
-        type=lambda t: _choices(t, TARGETS, "targets"),
+        type=lambda t: _choices(t, TARGETS),
         default=list(TARGETS),
         help="comma-separated targets (default: all)",
     )
-    parser.add_argument("--sizes", type=_sizes, default=[100, 200, 400], help="map sizes in pixels")
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=[100, 200, 400],
+        help="comma-separated map sizes in pixels (default 100,200,400)",
+    )
     parser.add_argument(
         "--kinds",
-        type=lambda t: _choices(t, KINDS, "kinds"),
+        type=lambda t: _choices(t, KINDS),
         default=None,
         help="comma-separated morphologies for every target (default: each target's own)",
     )
