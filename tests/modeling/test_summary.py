@@ -8,19 +8,8 @@ import pytest
 import scipy.stats as st
 
 from gammaprob.modeling import Parameter, Parameters, describe_priors, spatial, temporal
+from gammaprob.modeling import prior as priors
 from gammaprob.modeling.hierarchy import Hierarchy
-from gammaprob.modeling.prior import (
-    Cauchy,
-    Exponential,
-    Gamma,
-    HalfNormal,
-    LogNormal,
-    LogUniform,
-    Normal,
-    StudentT,
-    TruncatedNormal,
-    Uniform,
-)
 
 
 def _line(table, name: str) -> list[str]:
@@ -33,7 +22,8 @@ def _line(table, name: str) -> list[str]:
 def test_narrow_prior_on_a_large_value_prints_its_digits():
     # an MJD with a prior of 0.01 d: 4 significant digits would print 5.395e+04
     flare = temporal.Gaussian(
-        t_ref=Normal(53945.02, 0.01, unit="d"), sigma=LogUniform(0.005, 0.05, unit="d")
+        t_ref=priors.Normal(53945.02, 0.01, unit="d"),
+        sigma=priors.LogUniform(0.005, 0.05, unit="d"),
     )
     table = describe_priors(flare)
     text = str(table)
@@ -49,9 +39,9 @@ def test_narrow_prior_on_a_large_value_prints_its_digits():
 
 def test_free_value_is_the_prior_median_not_the_component_default():
     gauss = spatial.Gaussian(
-        lon_0=Normal(228.5, 0.1, unit="deg"),
-        lat_0=Normal(-59.16, 0.1, unit="deg"),
-        sigma=LogUniform(0.01, 0.5, unit="deg"),
+        lon_0=priors.Normal(228.5, 0.1, unit="deg"),
+        lat_0=priors.Normal(-59.16, 0.1, unit="deg"),
+        sigma=priors.LogUniform(0.01, 0.5, unit="deg"),
         frame="icrs",
     )
     # why the table showed 0: setting a prior keeps the component's default reference value
@@ -72,7 +62,7 @@ def test_free_value_is_the_prior_median_not_the_component_default():
     [(0.1, "999.84"), (0.099, "999.837"), (1.0, "998.4"), (0.01, "999.984")],
 )
 def test_resolution_is_the_second_significant_digit_of_the_scale(sigma, q_low):
-    table = describe_priors(spatial.Gaussian(lon_0=Normal(1000.0, sigma, unit="deg")))
+    table = describe_priors(spatial.Gaussian(lon_0=priors.Normal(1000.0, sigma, unit="deg")))
     assert _line(table, "lon_0")[-2] == q_low
     assert _line(table, "lon_0")[2] == "1000"
 
@@ -80,16 +70,16 @@ def test_resolution_is_the_second_significant_digit_of_the_scale(sigma, q_low):
 @pytest.mark.parametrize(
     ("prior", "scipy_distribution"),
     [
-        (Normal(1.0, 2.0), st.norm(1.0, 2.0)),
-        (StudentT(3.0, 1.0, 2.0), st.t(3.0, 1.0, 2.0)),
-        (Cauchy(1.0, 2.0), st.cauchy(1.0, 2.0)),
-        (Uniform(1.0, 3.0), st.uniform(1.0, 2.0)),
-        (LogUniform(0.1, 10.0), st.loguniform(0.1, 10.0)),
-        (LogNormal(0.5, 0.3), st.lognorm(0.3, scale=math.exp(0.5))),
-        (HalfNormal(2.0), st.halfnorm(scale=2.0)),
-        (Exponential(2.0), st.expon(scale=0.5)),
-        (Gamma(2.0, 3.0), st.gamma(2.0, scale=1 / 3.0)),
-        (TruncatedNormal(0.1, 0.5, 0.0, math.inf), st.truncnorm(-0.2, math.inf, 0.1, 0.5)),
+        (priors.Normal(1.0, 2.0), st.norm(1.0, 2.0)),
+        (priors.StudentT(3.0, 1.0, 2.0), st.t(3.0, 1.0, 2.0)),
+        (priors.Cauchy(1.0, 2.0), st.cauchy(1.0, 2.0)),
+        (priors.Uniform(1.0, 3.0), st.uniform(1.0, 2.0)),
+        (priors.LogUniform(0.1, 10.0), st.loguniform(0.1, 10.0)),
+        (priors.LogNormal(0.5, 0.3), st.lognorm(0.3, scale=math.exp(0.5))),
+        (priors.HalfNormal(2.0), st.halfnorm(scale=2.0)),
+        (priors.Exponential(2.0), st.expon(scale=0.5)),
+        (priors.Gamma(2.0, 3.0), st.gamma(2.0, scale=1 / 3.0)),
+        (priors.TruncatedNormal(0.1, 0.5, 0.0, math.inf), st.truncnorm(-0.2, math.inf, 0.1, 0.5)),
     ],
     ids=lambda case: type(case).__name__ if not hasattr(case, "ppf") else "scipy",
 )
@@ -106,7 +96,9 @@ def test_median_and_interval_are_exact_and_match_the_draws(prior, scipy_distribu
 
 
 def test_prior_without_scipy_counterpart_uses_draws():
-    member = Hierarchy("idx", location=Normal(2.5, 0.3), scale=HalfNormal(0.2)).member("a")
+    member = Hierarchy(
+        "idx", location=priors.Normal(2.5, 0.3), scale=priors.HalfNormal(0.2)
+    ).member("a")
     table = describe_priors(_OneParameter(Parameter("index", prior=member)))
     draws = member.sample(np.random.default_rng(0), 20000)  # describe_priors' seed
     q_low, median, q_high = np.quantile(draws, [0.05, 0.5, 0.95])
@@ -117,7 +109,8 @@ def test_prior_without_scipy_counterpart_uses_draws():
 
 def test_sliced_pickled_and_html_tables_print_the_same_numbers():
     flare = temporal.Gaussian(
-        t_ref=Normal(53945.02, 0.01, unit="d"), sigma=LogUniform(0.005, 0.05, unit="d")
+        t_ref=priors.Normal(53945.02, 0.01, unit="d"),
+        sigma=priors.LogUniform(0.005, 0.05, unit="d"),
     )
     table = describe_priors(flare)
     free = table[table["status"] == "free"]

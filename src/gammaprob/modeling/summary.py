@@ -10,21 +10,9 @@ from typing import TYPE_CHECKING, Any
 import astropy.units as u
 import numpy as np
 
+from . import prior as priors
 from .component import Component
 from .parameter import Parameter, Parameters
-from .prior import (
-    Cauchy,
-    Exponential,
-    Gamma,
-    HalfNormal,
-    LogNormal,
-    LogUniform,
-    Normal,
-    Prior,
-    StudentT,
-    TruncatedNormal,
-    Uniform,
-)
 from .spectral.base import SpectralModel
 
 if TYPE_CHECKING:
@@ -98,7 +86,7 @@ def _number_text(value: float, exponent: int | None) -> str:
     return f"{value:.{digits}g}"
 
 
-def _scipy_distribution(prior: Prior) -> Any:
+def _scipy_distribution(prior: priors.Prior) -> Any:
     """Return the prior as a frozen ``scipy.stats`` distribution, or None for other priors.
 
     Parameters
@@ -115,32 +103,32 @@ def _scipy_distribution(prior: Prior) -> Any:
     from scipy import stats
 
     match prior:
-        case Normal():
+        case priors.Normal():
             return stats.norm(prior.mu, prior.sigma)
-        case StudentT():
+        case priors.StudentT():
             return stats.t(prior.nu, prior.mu, prior.sigma)
-        case Cauchy():
+        case priors.Cauchy():
             return stats.cauchy(prior.alpha, prior.beta)
-        case Uniform():
+        case priors.Uniform():
             return stats.uniform(prior.lower, prior.upper - prior.lower)
-        case LogUniform():
+        case priors.LogUniform():
             return stats.loguniform(prior.lower, prior.upper)
-        case LogNormal():
+        case priors.LogNormal():
             return stats.lognorm(prior.sigma, scale=math.exp(prior.mu))
-        case HalfNormal():
+        case priors.HalfNormal():
             return stats.halfnorm(scale=prior.sigma)
-        case Exponential():
+        case priors.Exponential():
             return stats.expon(scale=1.0 / prior.lam)
-        case Gamma():
+        case priors.Gamma():
             return stats.gamma(prior.alpha, scale=1.0 / prior.beta)
-        case TruncatedNormal():
+        case priors.TruncatedNormal():
             a, b = ((bound - prior.mu) / prior.sigma for bound in (prior.lower, prior.upper))
             return stats.truncnorm(a, b, loc=prior.mu, scale=prior.sigma)
     return None
 
 
 def _prior_quantiles(
-    prior: Prior, quantiles: tuple[float, float], rng: np.random.Generator
+    prior: priors.Prior, quantiles: tuple[float, float], rng: np.random.Generator
 ) -> tuple[float, float, float]:
     """Return the prior's lower quantile, median and upper quantile.
 
