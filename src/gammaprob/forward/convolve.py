@@ -8,11 +8,16 @@ The gradient with respect to the images is the adjoint (a correlation with the s
 ``mode="adjoint"``), whose gradient is in turn the convolution, so derivatives of any order
 stay FFT products.
 
-The Op runs in compiled numba graphs through an explicitly registered object-mode call, in JAX
-graphs as ``jax.numpy.fft`` products (numpyro, blackjax) and in the C/Python backends through
-:meth:`FFTConvolve.perform`. It is off the default path: extended sources are convolved by the
-following-box Op (numba FFTs, :mod:`gammaprob.forward.following_box`); this Op serves only the
-PSF per reconstructed energy (HAWC) and models that are not elementwise in the coordinates.
+The kernels' transforms enter the Op as a constant float64 input (:attr:`KernelFFT.spectra`,
+real and imaginary parts), not as arrays captured by the compiled code, so the compiled Op
+depends only on the shapes: numba caches it on disk whatever the kernels' size, and a second
+process with the same shapes loads it instead of compiling it. The Op runs in compiled numba
+graphs as ``numpy.fft`` products inside numba (rocket-fft, no object mode), in JAX graphs as
+``jax.numpy.fft`` products (numpyro, blackjax) and in the C/Python backends through
+:meth:`FFTConvolve.perform` (scipy's FFT); all give the same numbers to rounding. It is off the
+default path: extended sources are convolved by the following-box Op
+(:mod:`gammaprob.forward.following_box`); this Op serves the PSF per reconstructed energy
+(HAWC), ``psf_mode="kernel"`` and models that are not elementwise in the coordinates.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ class KernelFFT:
         )
         self.fft_shape = tuple(fft.next_fast_len(n, real=True) for n in self.out_shape)
         self.kernels_fft = fft.rfft2(kernels, s=self.fft_shape)
+        #: ``(2, B, fft_h, fft_w // 2 + 1)``: real and imaginary parts of ``kernels_fft``
+        self.spectra = np.ascontiguousarray(
+            np.stack([self.kernels_fft.real, self.kernels_fft.imag])
+        )
         digest = hashlib.sha1(kernels.tobytes()).hexdigest()
         self._key = (digest, kernels.shape, self.image_shape)
 
@@ -62,21 +71,31 @@ class KernelFFT:
         return hash(self._key)
 
     def convolve(self, images: np.ndarray) -> np.ndarray:
-        """Full convolution ``(B or 1, H, W) -> (B, H + h - 1, W + w - 1)`` (numpy)."""
-        spectrum = fft.rfft2(images, s=self.fft_shape) * self.kernels_fft
-        out = fft.irfft2(spectrum, s=self.fft_shape)[:, : self.out_shape[0], : self.out_shape[1]]
-        return np.ascontiguousarray(out)
+        """Full convolution ``(B or 1, H, W) -> (B, H + h - 1, W + w - 1)`` (scipy)."""
+        return _convolve_scipy(images, self.spectra, self.fft_shape, self.out_shape)
 
     def adjoint(self, grads: np.ndarray, batch: int) -> np.ndarray:
-        """Adjoint of :meth:`convolve`: ``(B, H + h - 1, W + w - 1) -> (batch, H, W)``."""
-        spectrum = fft.rfft2(grads, s=self.fft_shape) * np.conj(self.kernels_fft)
-        if batch == 1:
-            spectrum = spectrum.sum(axis=0, keepdims=True)
-        out = fft.irfft2(spectrum, s=self.fft_shape)
-        return np.ascontiguousarray(out[:, : self.image_shape[0], : self.image_shape[1]])
+        """Adjoint of :meth:`convolve`: ``(B, H + h - 1, W + w - 1) -> (batch, H, W)`` (scipy)."""
+        return _adjoint_scipy(grads, self.spectra, self.fft_shape, self.image_shape, batch)
 
     def __repr__(self) -> str:
         return f"KernelFFT({self.kernels.shape[0]} kernels {self.kernels.shape[1:]}, images {self.image_shape})"
+
+
+def _convolve_scipy(images, spectra, fft_shape, out_shape):
+    """Full convolution of ``images`` with the kernels whose ``spectra`` are given (scipy)."""
+    spectrum = fft.rfft2(images, s=fft_shape) * (spectra[0] + 1j * spectra[1])
+    out = fft.irfft2(spectrum, s=fft_shape)[:, : out_shape[0], : out_shape[1]]
+    return np.ascontiguousarray(out)
+
+
+def _adjoint_scipy(grads, spectra, fft_shape, image_shape, batch):
+    """Adjoint of :func:`_convolve_scipy` (a correlation with the kernels), ``batch`` images."""
+    spectrum = fft.rfft2(grads, s=fft_shape) * (spectra[0] - 1j * spectra[1])
+    if batch == 1:
+        spectrum = spectrum.sum(axis=0, keepdims=True)
+    out = fft.irfft2(spectrum, s=fft_shape)
+    return np.ascontiguousarray(out[:, : image_shape[0], : image_shape[1]])
 
 
 class FFTConvolve(Op):
@@ -103,7 +122,7 @@ class FFTConvolve(Op):
         self.batch = int(batch)
 
     def make_node(self, images):
-        """Apply the Op to a 3-d float64 tensor."""
+        """Apply the Op to a 3-d float64 tensor (the kernels' spectra are a constant input)."""
         images = pt.as_tensor_variable(images).astype("float64")
         if images.type.ndim != 3:
             raise TypeError("FFTConvolve takes 3-d inputs")
@@ -113,21 +132,30 @@ class FFTConvolve(Op):
             if self.mode == "full"
             else (self.batch, *self.kernel.image_shape)
         )
-        return Apply(self, [images], [pt.tensor(dtype="float64", shape=shape)])
+        spectra = pt.constant(self.kernel.spectra, name="kernel_spectra")
+        return Apply(self, [images, spectra], [pt.tensor(dtype="float64", shape=shape)])
 
     def perform(self, node, inputs, output_storage):
-        """Evaluate with numpy/scipy FFTs."""
-        (x,) = inputs
+        """Evaluate with scipy's FFTs."""
+        x, spectra = inputs
+        kernel = self.kernel
         if self.mode == "full":
-            output_storage[0][0] = self.kernel.convolve(x)
+            out = _convolve_scipy(x, spectra, kernel.fft_shape, kernel.out_shape)
         else:
-            output_storage[0][0] = self.kernel.adjoint(x, self.batch)
+            out = _adjoint_scipy(x, spectra, kernel.fft_shape, kernel.image_shape, self.batch)
+        output_storage[0][0] = out
+
+    def connection_pattern(self, node):
+        """Connect the output to the images only (the spectra are constants)."""
+        return [[True], [False]]
 
     def pullback(self, inputs, outputs, output_grads):
         """Gradient: the adjoint of the full convolution, and vice versa."""
+        from pytensor.gradient import DisconnectedType
+
         (grad,) = output_grads
         other = "adjoint" if self.mode == "full" else "full"
-        return [FFTConvolve(self.kernel, other, self.batch)(grad)]
+        return [FFTConvolve(self.kernel, other, self.batch)(grad), DisconnectedType()()]
 
 
 def convolve_images(images, kernels):
@@ -159,31 +187,53 @@ def convolve_images(images, kernels):
     return FFTConvolve(kernels, "full", batch)(images)
 
 
+#: Bump when the numba form changes (its compiled code is cached on disk under this version).
+_NUMBA_VERSION = 1
+
+
 def _register_numba() -> None:
-    """Run the Op in numba-compiled graphs through object mode (scipy's FFT)."""
-    import numba
-    from pytensor.link.numba.dispatch.basic import (
-        get_numba_type,
-        numba_funcify,
-        numba_njit,
-    )
+    """Run the Op in numba-compiled graphs: ``numpy.fft`` inside numba (rocket-fft).
 
-    @numba_funcify.register(FFTConvolve)
-    def _numba_fft_convolve(op, node, **kwargs):
-        out_type = get_numba_type(node.outputs[0].type)
+    The compiled function captures only the shapes (the spectra are an input), so its cache
+    key is the mode, the batch and the shapes, and numba caches it on disk.
+    """
+    import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
+    from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_cache_key
 
-        def evaluate(x):
-            if op.mode == "full":
-                return op.kernel.convolve(x)
-            return op.kernel.adjoint(x, op.batch)
+    @register_funcify_and_cache_key(FFTConvolve)
+    def _numba_fft_convolve(op, node=None, **kwargs):
+        kernel = op.kernel
+        fft_shape, (n_rows, n_cols) = kernel.fft_shape, kernel.out_shape
+        image_rows, image_cols = kernel.image_shape
+        sum_batches = op.batch == 1
 
         @numba_njit
-        def fft_convolve(x):
-            with numba.objmode(out=out_type):
-                out = evaluate(x)
-            return out
+        def full(x, spectra):
+            spectrum = np.fft.rfft2(x, s=fft_shape) * (spectra[0] + 1j * spectra[1])
+            out = np.fft.irfft2(spectrum, s=fft_shape)
+            return np.ascontiguousarray(out[:, :n_rows, :n_cols])
 
-        return fft_convolve
+        @numba_njit
+        def adjoint(x, spectra):
+            spectrum = np.fft.rfft2(x, s=fft_shape) * (spectra[0] - 1j * spectra[1])
+            if sum_batches:
+                total = np.zeros((1, *spectrum.shape[1:]), dtype=spectrum.dtype)
+                for b in range(spectrum.shape[0]):
+                    total[0] += spectrum[b]
+                spectrum = total
+            out = np.fft.irfft2(spectrum, s=fft_shape)
+            return np.ascontiguousarray(out[:, :image_rows, :image_cols])
+
+        shapes = (
+            _NUMBA_VERSION,
+            op.mode,
+            op.batch,
+            fft_shape,
+            kernel.out_shape,
+            kernel.image_shape,
+        )
+        key = "gammaprob-fft-convolve-" + hashlib.sha256(repr(shapes).encode()).hexdigest()
+        return (full if op.mode == "full" else adjoint), key
 
 
 _register_numba()
@@ -203,16 +253,15 @@ def _register_jax() -> None:
         import jax.numpy as jnp
 
         kernel = op.kernel
-        spectra = jnp.asarray(kernel.kernels_fft)
         fft_shape, (n_rows, n_cols) = kernel.fft_shape, kernel.out_shape
         image_rows, image_cols = kernel.image_shape
 
-        def full(x):
-            out = jnp.fft.irfft2(jnp.fft.rfft2(x, s=fft_shape) * spectra, s=fft_shape)
-            return out[:, :n_rows, :n_cols]
+        def full(x, spectra):
+            spectrum = jnp.fft.rfft2(x, s=fft_shape) * (spectra[0] + 1j * spectra[1])
+            return jnp.fft.irfft2(spectrum, s=fft_shape)[:, :n_rows, :n_cols]
 
-        def adjoint(x):
-            spectrum = jnp.fft.rfft2(x, s=fft_shape) * jnp.conj(spectra)
+        def adjoint(x, spectra):
+            spectrum = jnp.fft.rfft2(x, s=fft_shape) * (spectra[0] - 1j * spectra[1])
             if op.batch == 1:
                 spectrum = spectrum.sum(axis=0, keepdims=True)
             return jnp.fft.irfft2(spectrum, s=fft_shape)[:, :image_rows, :image_cols]
