@@ -8,8 +8,8 @@ actually run, rank-test p-values, coverage of 50/68/90/95 % central intervals wi
 bands, divergences and R-hat) into the script's ``results.yaml``, and keeps the entries of the
 cases not rerun.
 
-``--chunk K`` runs a case in chunks of ``K`` replications (chunk ``k`` with seed
-``seed + 10000 k``, each a valid SBC run of its own) and saves the replications done so far in
+``--chunk K`` runs a case in chunks of ``K`` replications (the chunk that follows ``n``
+replications with seed ``seed + 10000 (n + 1)``, each a valid SBC run of its own) and saves the replications done so far in
 ``sbc_records/<case>.npz`` next to ``results.yaml`` after every chunk, with the summary; with
 ``--resume`` a case continues from its saved replications (stop it at any time, restart later).
 
@@ -173,10 +173,9 @@ def run_case(name: str, case: Case, args, on_progress: Callable, plots: bool = F
         if v is not None
     }
     start, summary = time.perf_counter(), {}
-    while sum(r.n_replications for r in done) < args.replications:
-        k = len(done)
-        n = min(chunk, args.replications - sum(r.n_replications for r in done))
-        seed = args.seed + (CHUNK_SEED_STEP * k if args.chunk else 0)
+    while (n_done := sum(r.n_replications for r in done)) < args.replications:
+        n = min(chunk, args.replications - n_done)
+        seed = args.seed + (CHUNK_SEED_STEP * (n_done + 1) if args.chunk else 0)
         done.append(
             run_sbc(
                 case.datasets,
