@@ -129,3 +129,32 @@ def test_data_buffer_layout():
     assert list(buffer[1:4]) == [header, 2, 3]
     assert list(buffer[4:6]) == [header + 6, 2]
     np.testing.assert_array_equal(buffer[header:], [0, 1, 2, 3, 4, 5, 7, 8])
+
+
+def test_log_likelihood_recorded_while_sampling_equals_the_draw_by_draw_one():
+    import pymc as pm
+
+    from gammaprob.inference import sample
+    from gammaprob.inference.samplers import reduced_log_likelihood
+    from gammaprob.likelihood.groups import register_energy_groups
+
+    rng = np.random.default_rng(5)
+    energy = np.geomspace(1.0, 10.0, 4)
+    with pm.Model() as model:
+        amplitude = pm.HalfNormal("src::amplitude", 50.0)
+        index = pm.Normal("src::index", 2.0, 1.0)
+        mu = amplitude * energy**-index
+        pm.Poisson("spec::counts", mu=mu, observed=rng.poisson(20.0 * energy**-2.0))
+        # a "map": 4 energies x 3 pixels, summed per energy bin in the group
+        pixels = np.repeat(mu, 3) * np.tile([0.5, 1.0, 2.0], 4)
+        pm.Poisson("map::counts", mu=pixels, observed=rng.poisson(np.ones(12)))
+        register_energy_groups("map", np.repeat([0, 1, 2, 3], 3))
+    tree = sample(model, draws=40, tune=40, chains=2, random_seed=1, progressbar=False, check=False)
+    recorded = tree["log_likelihood"].to_dataset()
+    assert set(tree["posterior"].data_vars) == {"src::amplitude", "src::index"}
+    expected = reduced_log_likelihood(tree["posterior"].to_dataset(), model)
+    assert recorded["map::counts"].dims == ("chain", "draw", "map::counts_energy")
+    assert recorded["spec::counts"].dims == ("chain", "draw", "spec::counts_dim_0")
+    for name in ("spec::counts", "map::counts"):
+        np.testing.assert_allclose(recorded[name].values, expected[name].values, rtol=1e-12)
+    np.testing.assert_array_equal(recorded["map::counts_energy"].values, [0, 1, 2, 3])

@@ -51,6 +51,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import math
 import warnings
 
 import numpy as np
@@ -310,14 +311,51 @@ class _Graphs:
     reparameterized: list
 
 
-def _model_graphs(model) -> _Graphs:
+#: Prefix of the recorded log-likelihood terms in the expanded draw (moved out after sampling).
+LOG_LIKELIHOOD_PREFIX = "__log_likelihood__"
+
+
+def _log_likelihood_terms(model) -> list[tuple[str, object, tuple[int, ...]]]:
+    """Log-likelihood of each observed variable per draw, as recorded in the ``log_likelihood`` group.
+
+    Spectrum terms per bin; map datasets summed per reconstructed-energy bin with the labels
+    recorded at build time (as :func:`gammaprob.inference.samplers.reduced_log_likelihood`).
+
+    Returns
+    -------
+    list of (str, TensorVariable, tuple)
+        Recorded name, graph (of the model's value variables) and shape of each term.
+    """
+    import pytensor.tensor as pt
+
+    from gammaprob.likelihood.groups import energy_groups
+
+    observed = list(model.observed_RVs)
+    groups = energy_groups(model)
+    terms = []
+    for rv, logp in zip(observed, model.logp(vars=observed, sum=False), strict=True):
+        shape = tuple(int(n) for n in np.shape(model.rvs_to_values[rv].data))
+        labels = groups.get(rv.name.split("::", 1)[0])
+        if labels is not None:
+            energies, inverse = np.unique(labels, return_inverse=True)
+            if inverse.size != math.prod(shape):
+                raise ValueError(
+                    f"observed term {rv.name!r} has {math.prod(shape)} elements but "
+                    f"{inverse.size} energy labels were recorded at build time"
+                )
+            logp = pt.zeros(energies.size)[inverse.ravel()].inc(logp.ravel())
+            shape = (energies.size,)
+        terms.append((LOG_LIKELIHOOD_PREFIX + rv.name, logp, shape))
+    return terms
+
+
+def _model_graphs(model, *, log_likelihood: bool = False) -> _Graphs:
     """Build the graphs nutpie needs (as ``nutpie.compile_pymc._make_functions``, uncompiled).
 
     The free variables are slices of one flat float64 vector; the expanded draw joins
-    them with every other recorded variable (deterministics, constrained values).
+    them with every other recorded variable (deterministics, constrained values) and, with
+    ``log_likelihood``, the terms of :func:`_log_likelihood_terms`.
     """
-    import math
-
     import pytensor.tensor as pt
     from pytensor.graph import clone_replace, rewrite_graph
 
@@ -345,9 +383,13 @@ def _model_graphs(model) -> _Graphs:
         for value, part, shape in zip(value_vars, free, var_shapes, strict=True)
     }
     remaining = [v for v in model.unobserved_value_vars if v.name not in names]
-    for var in remaining:
-        shape = tuple(shapes[var.name])
-        names.append(var.name)
+    recorded = [(v.name, v, tuple(shapes[v.name])) for v in remaining]
+    if log_likelihood:
+        recorded += _log_likelihood_terms(model)
+    remaining = []
+    for name, var, shape in recorded:
+        names.append(name)
+        remaining.append(var)
         var_shapes.append(shape)
         slices.append(slice(count, count + math.prod(shape)))
         count += math.prod(shape)
@@ -631,7 +673,7 @@ def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
     return _Compiled(arguments, graphs.outputs, logp_fn, expand_fn, logp_entry, expand_entry)
 
 
-def compile_nutpie(model, *, initial_points=None):
+def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
     """Compile a PyMC model for nutpie, reusing compiled code of the same model structure.
 
     The model's data (every array constant of its graph) become inputs of the compiled
@@ -646,6 +688,11 @@ def compile_nutpie(model, *, initial_points=None):
         The model.
     initial_points : dict, optional
         Initial values by variable name (as ``pm.sample``'s ``initvals``).
+    log_likelihood : bool
+        Also record the log-likelihood terms of :func:`_log_likelihood_terms` with each draw
+        (named with :data:`LOG_LIKELIHOOD_PREFIX`), computed by the compiled code while
+        sampling; :func:`sample_nutpie` moves them to the ``log_likelihood`` group. Only on
+        the cached path (not for models with shared variables).
 
     Returns
     -------
@@ -665,7 +712,7 @@ def compile_nutpie(model, *, initial_points=None):
     initial_point_fn = _private("nutpie.compile_pymc:_wrap_with_lock")(
         _initial_point_fn(model, initial_points)
     )
-    graphs = _model_graphs(model)
+    graphs = _model_graphs(model, log_likelihood=log_likelihood)
     names, _, shapes = graphs.shape_info
     flat_initial_point = _private("nutpie.compile_pymc:_rv_dict_to_flat_array_wrapper")(
         initial_point_fn, names=names[: len(model.free_RVs)], shapes=shapes[: len(model.free_RVs)]
@@ -716,6 +763,7 @@ def sample_nutpie(
     progressbar: bool,
     initvals: dict | None = None,
     adaptation: str | None = None,
+    log_likelihood: bool = False,
     **kwargs,
 ):
     """Sample with nutpie; returns the ``xarray.DataTree`` that ``pm.sample`` would.
@@ -742,13 +790,18 @@ def sample_nutpie(
         gives about 3x the effective sample size of a diagonal mass matrix in less time.
         ``"diag"`` for larger models (hundreds of latent background rates), where the
         low-rank update costs more than it gains.
+    log_likelihood : bool
+        Add the ``log_likelihood`` group (spectrum terms per bin, map datasets per energy bin),
+        computed by the compiled code with each draw; left out for models that go through
+        nutpie's own compilation (shared variables), for which the caller computes it.
     **kwargs
         Passed to ``nutpie.sample`` (e.g. ``maxdepth``, ``cores``).
 
     Returns
     -------
     xarray.DataTree
-        ``posterior``, ``sample_stats``, ``observed_data`` and ``constant_data``.
+        ``posterior``, ``sample_stats``, ``observed_data`` and ``constant_data`` (and
+        ``log_likelihood``).
     """
     import time
 
@@ -757,7 +810,7 @@ def sample_nutpie(
 
     if initvals is not None and not isinstance(initvals, dict):
         raise ValueError("nutpie takes one dict of initial values for all chains (initvals=)")
-    compiled = compile_nutpie(model, initial_points=initvals)
+    compiled = compile_nutpie(model, initial_points=initvals, log_likelihood=log_likelihood)
     if adaptation is None:
         adaptation = "low_rank" if compiled.n_dim <= LOW_RANK_MAX_DIM else "diag"
     start = time.perf_counter()
@@ -773,5 +826,41 @@ def sample_nutpie(
         adaptation=adaptation,
         **kwargs,
     )
+    _move_log_likelihood(tree, model, compiled.shape_info)
     patch_nutpie_idata(tree, model, sampling_time=time.perf_counter() - start)
     return tree
+
+
+def _move_log_likelihood(tree, model, shape_info) -> None:
+    """Move the recorded log-likelihood terms from the posterior to a ``log_likelihood`` group.
+
+    Dimensions and coordinates are those of
+    :func:`gammaprob.inference.samplers.reduced_log_likelihood`: ``<name>_energy`` (the
+    energy-bin index) for map datasets, ``<name>_dim_<k>`` for spectrum terms.
+    """
+    import xarray as xr
+
+    from gammaprob.likelihood.groups import energy_groups
+
+    names = [n for n in shape_info[0] if n.startswith(LOG_LIKELIHOOD_PREFIX)]
+    if not names:
+        return
+    groups = energy_groups(model)
+    posterior = tree["posterior"].to_dataset()
+    data = {}
+    for recorded in names:
+        name = recorded.removeprefix(LOG_LIKELIHOOD_PREFIX)
+        values = np.asarray(posterior[recorded].values, dtype=np.float64)
+        labels = groups.get(name.split("::", 1)[0])
+        if labels is not None:
+            dim = f"{name}_energy"
+            data[name] = xr.DataArray(
+                values, dims=("chain", "draw", dim), coords={dim: np.unique(labels)}
+            )
+        else:
+            dims = [f"{name}_dim_{k}" for k in range(values.ndim - 2)]
+            data[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
+    dataset = xr.Dataset(data, coords={k: posterior.coords[k] for k in ("chain", "draw")})
+    dataset.attrs["granularity"] = "per bin; map datasets summed per energy bin"
+    tree["posterior"] = xr.DataTree(posterior.drop_vars(names))
+    tree["log_likelihood"] = xr.DataTree(dataset)

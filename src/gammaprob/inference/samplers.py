@@ -156,6 +156,8 @@ def sample(
             random_seed=random_seed,
             target_accept=target_accept,
             progressbar=progressbar,
+            # computed with each draw by the compiled code (no second compilation)
+            log_likelihood=log_likelihood is True and _has_observed(model),
             **kwargs,
         )
     else:
