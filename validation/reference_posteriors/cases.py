@@ -28,7 +28,10 @@ Cases (all on ``$GAMMAPY_DATA``, gammaprob's defaults):
   ``L = ln(E / 50.5 MeV)`` up to 10.6, changes the predicted counts by factors beyond e^50:
   chains whose start jitter lands there begin at ln p -1e15 to -1e46 and never move (step
   size 1e-61). That is the 2026-12-07 failure (R-hat 2.4, ESS 10, 10017 divergences of 48000
-  draws: two of eight chains stuck, 5000 divergent draws each).
+  draws: two of eight chains stuck, 5000 divergent draws each). Safe starts alone do not fix
+  it: with the start jitter shrunk to 5 %, 8 x (1000 + 2000) draws at the file's reference
+  energy still give 123 divergences, R-hat 1.04 and tail ESS 74 (amplitude 1 to 99 %:
+  0.03 to 1.3 cm-2 s-1 TeV-1, a factor 40; about 18 leapfrog steps per draw).
   Re-pivoted (same spectra, priors broad around the file's values at 20 GeV), the posterior
   is near Gaussian, nutpie takes about 5 leapfrog steps per draw and no chain diverges.
 """
