@@ -31,7 +31,8 @@ Cases (all on ``$GAMMAPY_DATA``, gammaprob's defaults):
   draws: two of eight chains stuck, 5000 divergent draws each). Safe starts alone do not fix
   it: with the start jitter shrunk to 5 %, 8 x (1000 + 2000) draws at the file's reference
   energy still give 123 divergences, R-hat 1.04 and tail ESS 74 (amplitude 1 to 99 %:
-  0.03 to 1.3 cm-2 s-1 TeV-1, a factor 40; about 18 leapfrog steps per draw).
+  0.03 to 1.3 cm-2 s-1 TeV-1, a factor 40; about 18 leapfrog steps per draw); the starts and
+  this run are reproduced by ``diagnose_fermi_3fhl.py`` (``diagnosis.yaml``).
   Re-pivoted (same spectra, priors broad around the file's values at 20 GeV), the posterior
   is near Gaussian, nutpie takes about 5 leapfrog steps per draw and no chain diverges.
 """
