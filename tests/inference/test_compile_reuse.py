@@ -32,11 +32,15 @@ def _power_law(n_bins: int, seed: int, *, deterministic: bool = True):
 
 
 @pytest.fixture
-def compile_calls(monkeypatch):
-    """Count PyTensor compilations made by the nutpie backend (a spy on PyMC's compile)."""
+def compile_calls(monkeypatch, tmp_path):
+    """Count PyTensor compilations made by the nutpie backend (a spy on PyMC's compile).
+
+    The in-memory cache starts empty and the functions stored on disk go to ``tmp_path``.
+    """
     import pymc.pytensorf
 
     nutpie_backend._COMPILED.clear()
+    monkeypatch.setattr(nutpie_backend, "_function_cache_dir", lambda: tmp_path)
     calls = []
     compile_ = pymc.pytensorf.compile
 
@@ -97,6 +101,35 @@ def test_other_data_and_bins_reuse_the_compiled_functions(compile_calls):
     assert _entry_logp(first, np.array([0.3, 2.1]))[0] != pytest.approx(
         _entry_logp(second, np.array([0.3, 2.1]))[0]
     )
+
+
+def test_a_new_process_loads_the_stored_functions_without_compiling(compile_calls, tmp_path):
+    first = compile_nutpie(_power_law(12, seed=1))
+    assert len(compile_calls) == 2
+    assert len(list(tmp_path.glob("*.pkl"))) == 1
+    nutpie_backend._COMPILED.clear()  # as in a new process: only the disk remains
+    model = _power_law(5, seed=6)
+    second = compile_nutpie(model)
+    assert len(compile_calls) == 2  # loaded, not compiled
+    assert second.logp_func is not first.logp_func
+    x = np.array([0.1, 2.4])
+    logp, grad = _entry_logp(second, x)
+    expected_logp, expected_grad = _pymc_logp(model, second, x)
+    np.testing.assert_allclose(logp, expected_logp, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10)
+
+
+def test_structure_hash_ignores_data_and_sees_the_structure():
+    def digest(model):
+        graphs = nutpie_backend._model_graphs(model)
+        outputs, inputs, _ = nutpie_backend._lift_data(graphs.outputs)
+        graphs = nutpie_backend.dataclasses.replace(graphs, outputs=outputs)
+        return nutpie_backend.structure_hash(graphs, inputs)
+
+    reference = digest(_power_law(12, seed=1))
+    assert len(reference) == 64
+    assert digest(_power_law(7, seed=2)) == reference
+    assert digest(_power_law(12, seed=1, deterministic=False)) != reference
 
 
 def test_another_structure_is_compiled(compile_calls):

@@ -32,11 +32,12 @@ def _as_models(models):
 def _responses(datasets: list) -> tuple[list, list]:
     from ..datasets import FluxPointsDataset, MapDataset, SpectrumDataset
     from ..forward import MapResponse, SpectrumResponse
-    from ..likelihood import FluxPointsData
 
     responses, flux_points = [], []
     for ds in datasets:
         if isinstance(ds, FluxPointsDataset):
+            from ..likelihood.flux_points import FluxPointsData  # scipy.interpolate: on demand
+
             flux_points.append(FluxPointsData.from_dataset(ds))
         elif isinstance(ds, SpectrumDataset):
             responses.append(SpectrumResponse.from_dataset(ds))
@@ -114,7 +115,7 @@ def build_model(
     import pymc as pm
 
     from ..forward import build_params
-    from ..likelihood import add_likelihood, check_onoff, flux_points_term
+    from ..likelihood import add_likelihood, check_onoff
 
     check_onoff(onoff)
 
@@ -151,6 +152,8 @@ def build_model(
                 known_datasets=names,
             )
         for data in flux_points:
+            from ..likelihood.flux_points import flux_points_term
+
             pred = data.predict(models, params, known_datasets=names)
             flux_points_term(data.name, data, pred, stat=flux_points_stat)
     _METADATA[model] = {

@@ -67,6 +67,7 @@ __all__ = [
     "jitter_scales",
     "private_api_problems",
     "sample_nutpie",
+    "structure_hash",
 ]
 
 
@@ -634,21 +635,133 @@ def _lookup(key: tuple, graphs: _Graphs, inputs: list) -> _Compiled | None:
     return compiled
 
 
+def structure_hash(graphs: _Graphs, inputs: list) -> str | None:
+    """Return a digest of the graphs that is the same in every process for the same structure.
+
+    Each node contributes its pickled Op, the positions of its inputs and its output types;
+    the inputs their types; the remaining constants their type and a digest of their values;
+    and the versions of PyTensor, numba and the entry points. None when an Op cannot be
+    pickled (the functions are then not stored on disk).
+    """
+    import hashlib
+    import pickle
+
+    import numba
+    import pytensor
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import io_toposort
+
+    digest = hashlib.sha256()
+    digest.update(repr((pytensor.__version__, numba.__version__, _ENTRY_POINT_VERSION)).encode())
+    roots = [graphs.point, *inputs]
+    index = {}
+    for var in roots:
+        index[var] = len(index)
+        digest.update(repr(("input", str(var.type))).encode())
+    for node in io_toposort(roots, list(graphs.outputs)):
+        for var in node.inputs:
+            if var in index:
+                continue
+            if not isinstance(var, Constant):
+                return None
+            data = np.ascontiguousarray(var.data)
+            value = hashlib.sha256(data.tobytes()).hexdigest()
+            digest.update(repr(("constant", str(var.type), data.dtype.str, value)).encode())
+            index[var] = len(index)
+        try:
+            digest.update(pickle.dumps(node.op, protocol=4))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return None
+        positions = [index[var] for var in node.inputs]
+        digest.update(repr((positions, [str(out.type) for out in node.outputs])).encode())
+        for out in node.outputs:
+            index[out] = len(index)
+    digest.update(repr([index[out] for out in graphs.outputs]).encode())
+    return digest.hexdigest()
+
+
+def _function_cache_dir():
+    """Folder of the compiled functions stored on disk (inside PyTensor's compile folder)."""
+    from pathlib import Path
+
+    import pytensor
+
+    return Path(pytensor.config.compiledir) / "gammaprob-nutpie"
+
+
+def _load_functions(digest: str | None):
+    """Return the (log-density, expansion) functions stored under ``digest``, or None."""
+    import pickle
+
+    if digest is None:
+        return None
+    path = _function_cache_dir() / f"{digest}.pkl"
+    try:
+        with path.open("rb") as stream:
+            return pickle.load(stream)
+    except FileNotFoundError:
+        return None
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        warnings.warn(
+            f"nutpie: the compiled functions stored in {path} cannot be read ({exc}); "
+            "compiling again",
+            NutpieCacheWarning,
+            stacklevel=4,
+        )
+        return None
+
+
+def _store_functions(digest: str | None, functions: tuple) -> None:
+    """Store the compiled functions under ``digest`` (written atomically; best effort)."""
+    import os
+    import pickle
+    import tempfile
+
+    if digest is None:
+        return
+    folder = _function_cache_dir()
+    temporary = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as stream:
+            temporary = stream.name
+            pickle.dump(functions, stream, protocol=4)
+        os.replace(temporary, folder / f"{digest}.pkl")
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        if temporary is not None and os.path.exists(temporary):
+            os.remove(temporary)
+        warnings.warn(
+            f"nutpie: the compiled functions cannot be stored in {folder} ({exc}); the next "
+            "process compiles them again",
+            NutpieCacheWarning,
+            stacklevel=4,
+        )
+
+
 def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
     """Compile the log-density + gradient and the expansion, data as inputs (numba).
 
-    Returns None when PyTensor's numba function cannot be reached or cached (then nutpie's
-    own compilation is used).
+    PyTensor's graph rewriting runs once per structure: the rewritten functions are stored
+    on disk under :func:`structure_hash` and loaded (linked from the numba cache) by later
+    processes. Returns None when PyTensor's numba function cannot be reached or cached
+    (then nutpie's own compilation is used).
     """
     from numba import types
     from pymc.pytensorf import compile as compile_pymc
 
     logp, grad, expanded = graphs.outputs
     arguments = (graphs.point, *inputs)
-    with model:
-        logp_fn = compile_pymc(arguments, (logp, grad), mode="NUMBA", on_unused_input="ignore")
-        expand_fn = compile_pymc(arguments, (expanded,), mode="NUMBA", on_unused_input="ignore")
-    _COMPILATIONS[0] += 1
+    digest = structure_hash(graphs, inputs)
+    functions = _load_functions(digest)
+    if functions is None:
+        with model:
+            functions = tuple(
+                compile_pymc(arguments, outputs, mode="NUMBA", on_unused_input="ignore")
+                for outputs in ((logp, grad), (expanded,))
+            )
+        _COMPILATIONS[0] += 1
+        _store_functions(digest, functions)
+    logp_fn, expand_fn = functions
     jitted = [getattr(getattr(f, "vm", None), "jit_fn", None) for f in (logp_fn, expand_fn)]
     if any(j is None for j in jitted):
         return None

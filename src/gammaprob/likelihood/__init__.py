@@ -1,15 +1,31 @@
 """Likelihood terms: Poisson (Cash), on/off (``onoff=`` "marginal", "latent" or "wstat"), flux points, joint."""
 
-from .flux_points import (
-    FLUX_POINT_STATS,
-    FluxPointsData,
-    flux_points_statistic,
-    flux_points_term,
+from gammaprob.utils.lazy import lazy_exports
+
+# names are imported on first use: the default path (no flux points) does not load
+# scipy.interpolate and scipy.optimize through .flux_points / .profile
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        ".flux_points": (
+            "FLUX_POINT_STATS",
+            "FluxPointsData",
+            "flux_points_statistic",
+            "flux_points_term",
+        ),
+        ".joint": ("ONOFF_MODES", "add_likelihood", "check_onoff", "statistics"),
+        ".onoff": (
+            "flat_background",
+            "gamma_background",
+            "onoff_term",
+            "wstat_graph",
+            "wstat_term",
+        ),
+        ".onoff_marginal": ("marginal_logp", "onoff_marginal_term"),
+        ".poisson": ("poisson_term",),
+    },
 )
-from .joint import ONOFF_MODES, add_likelihood, check_onoff, statistics
-from .onoff import flat_background, gamma_background, onoff_term, wstat_graph, wstat_term
-from .onoff_marginal import marginal_logp, onoff_marginal_term
-from .poisson import poisson_term
 
 __all__ = [
     "FLUX_POINT_STATS",
