@@ -287,3 +287,77 @@ def test_large_captured_arrays_give_no_cache_key(response, monkeypatch):
     monkeypatch.setattr(kernels_module, "_CACHE", {})
     assert not kernels_module.storable(box)
     assert numba_funcify_and_cache_key(op, node=node)[1] is None
+
+
+def _gen_gauss_box(response, separable, monkeypatch, **fixed):
+    if not separable:
+        monkeypatch.setattr(extended_module, "_separable_lines", lambda *args: None)
+    model = _model("gen_gauss")
+    fold = MapFold.build(
+        response,
+        [model],
+        {"ext": (0.0, 0.0, 0.03)},
+        model_oversampling=3,
+        size_quantile=0.5,
+        containment=0.99,
+    )
+    source = fold.extended[0]
+    params = {f"ext::{n}": pt.dscalar() for n in ("lon_0", "lat_0", "r_0", "eta")}
+    params.update({"ext::e": 0.0, "ext::phi": 0.0})
+    params.update({f"ext::{n}": v for n, v in fixed.items()})
+    return source.following_box(params, fold.gathers[0], source.kernel)
+
+
+@pytest.mark.parametrize("separable", [True, False], ids=["lines", "nodes"])
+def test_gen_gauss_profile_equals_generic_graph(response, monkeypatch, separable):
+    """The hand-written generalised Gaussian kernels give the graph's numbers to 1e-10."""
+    import gammaprob.forward.following_box_kernels as kernels_module
+    import gammaprob.forward.following_box_profiles as profiles_module
+
+    fast = _gen_gauss_box(response, separable, monkeypatch)
+    assert fast.profile is not None and fast.separable == separable
+    monkeypatch.setattr(profiles_module, "radial_profile", lambda *args: None)
+    generic = _gen_gauss_box(response, separable, monkeypatch)
+    assert generic.profile is None and generic.key != fast.key
+    rng = np.random.default_rng(4)
+    for theta in ([0.006, -0.004, 0.05, 0.6], [-0.02, 0.01, 0.03, 0.15], [0.0, 0.0, 0.08, 0.95]):
+        theta = np.array(theta)
+        ours, reference = forward_kernel(fast)(theta), forward_kernel(generic)(theta)
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-10 * reference.max())
+        grad = rng.normal(size=reference.shape)
+        np.testing.assert_allclose(
+            kernels_module.vjp_kernel(fast)(theta, grad),
+            kernels_module.vjp_kernel(generic)(theta, grad),
+            rtol=1e-10,
+        )
+
+
+def test_gen_gauss_profile_only_when_circular(response, monkeypatch):
+    """A free or non-zero eccentricity keeps the generic graph (its kernels are circular)."""
+    assert _gen_gauss_box(response, True, monkeypatch, e=0.3).profile is None
+    assert _gen_gauss_box(response, True, monkeypatch, e=pt.dscalar()).profile is None
+    box = _gen_gauss_box(response, True, monkeypatch, r_0=0.05, eta=0.6)  # fixed size too
+    assert box.profile is not None and box.free == ["lon_0", "lat_0"]
+    theta = np.array([0.006, -0.004])
+    assert forward_kernel(box)(theta).max() > 0
+
+
+def test_digamma_equals_scipy():
+    from scipy.special import digamma as reference
+
+    from gammaprob.forward.following_box_profiles import digamma
+
+    for x in (0.02, 0.3, 1.0, 1.9, 7.5, 12.0, 80.0):
+        assert digamma(x) == pytest.approx(reference(x), rel=1e-14, abs=1e-14)
+
+
+def test_squared_separation_series_and_arctan_branches():
+    """Both branches of the squared separation equal 4 arcsin(sqrt(h))^2 and its derivative."""
+    from gammaprob.forward.following_box_profiles import SERIES_HAVERSINE, _separation2
+
+    for hav in (1e-12, 3e-6, 0.5 * SERIES_HAVERSINE, 0.999 * SERIES_HAVERSINE, 0.02, 0.4):
+        sep = 2.0 * np.arcsin(np.sqrt(hav))
+        slope = 2.0 * sep / np.sqrt(hav * (1.0 - hav))
+        value, derivative = _separation2.py_func(hav)
+        assert value == pytest.approx(sep**2, rel=1e-14)
+        assert derivative == pytest.approx(slope, rel=1e-12)

@@ -12,7 +12,9 @@ FFT (one inverse transform for all ``K``), spread over the sub-pixel nodes of th
 contracted with the derivatives of the surface brightness, which PyTensor derives from the
 model's own formula (:meth:`SpatialModel.evaluate` on tensors). Both the brightness and its
 vector-Jacobian product are compiled by PyTensor's numba backend and called from inside the
-Op's numba kernel, so a sampler never re-enters Python.
+Op's numba kernel, so a sampler never re-enters Python. Models with hand-written kernels
+(:mod:`~gammaprob.forward.following_box_profiles`: the circular generalised Gaussian) use those
+instead, on tables of the nodes' trigonometry computed once per box.
 
 The box changes with the parameters, so the truncation at the evaluation radius moves with
 them: the brightness there is below the model's own negligibility threshold (e.g. 5 sigma for a
@@ -99,6 +101,7 @@ class FollowingBox:
         reach_margin,
     ):
         import gammaprob.forward.following_box_kernels  # noqa: F401  (numba registration)
+        from gammaprob.forward.following_box_profiles import radial_profile
 
         self.spatial = spatial
         self.free = [name for name, value in values.items() if not _is_number(value)]
@@ -129,9 +132,15 @@ class FollowingBox:
             [pt.as_tensor_variable(inner[n], dtype="float64") for n in ("lon_0", "lat_0")]
             + [pt.as_tensor_variable(radius, dtype="float64")]
         )
-        vjp = pt.grad(pt.sum(adjoint * brightness), theta) if self.free else pt.zeros(0)
-        self.value_fn, key_value = _compile_graph([lon, lat, theta], [brightness])
-        self.vjp_fn, key_vjp = _compile_graph([lon, lat, theta, adjoint], [vjp])
+        #: hand-written kernels of the brightness, where the model has them (else None)
+        self.profile = radial_profile(spatial, self.free, self.fixed, lon_nodes, lat_nodes)
+        if self.profile is None:
+            vjp = pt.grad(pt.sum(adjoint * brightness), theta) if self.free else pt.zeros(0)
+            self.value_fn, key_value = _compile_graph([lon, lat, theta], [brightness])
+            self.vjp_fn, key_vjp = _compile_graph([lon, lat, theta, adjoint], [vjp])
+        else:
+            self.value_fn, self.vjp_fn = self.profile.value, self.profile.vjp
+            key_value = key_vjp = self.profile.name
         self.geometry_fn, key_geometry = _compile_graph([theta], [geometry])
         self.lon_nodes = np.ascontiguousarray(lon_nodes)
         self.lat_nodes = np.ascontiguousarray(lat_nodes, dtype=np.float64)

@@ -151,6 +151,25 @@ def tiling(h, w, kh, kw, ladder, costs):
     return best, best_ty, best_tx
 
 
+@numba.njit(cache=True)
+def _gather_tables(lon_table, lat_table, r0, r1, c0, c1, n_cols, k2):
+    """Columns of the node tables ``(F, H W k2)`` for the box pixels ``r0:r1, c0:c1``."""
+    n = (r1 - r0) * (c1 - c0) * k2
+    lon = np.empty((lon_table.shape[0], n))
+    lat = np.empty((lat_table.shape[0], n))
+    m = 0
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            start = (r * n_cols + c) * k2
+            for s in range(k2):
+                for f in range(lon_table.shape[0]):
+                    lon[f, m] = lon_table[f, start + s]
+                for f in range(lat_table.shape[0]):
+                    lat[f, m] = lat_table[f, start + s]
+                m += 1
+    return lon, lat
+
+
 _CACHE: dict = {}
 #: Largest array numba freezes into compiled code (``BaseContext.make_constant_array``).
 NUMBA_FROZEN_BYTES = 10**6
@@ -170,13 +189,23 @@ def _kernels(box):
     k2 = k * k
     inv_k2 = 1.0 / k2
 
-    if box.separable:
+    if box.profile is not None:  # the profile's node tables in place of the coordinates
+        lon_nodes, lat_nodes = box.profile.lon_table, box.profile.lat_table
 
-        @numba.njit
-        def _nodes(r0, r1, c0, c1):
-            lon = lon_nodes[c0 * k : c1 * k].reshape((1, (c1 - c0) * k))
-            lat = lat_nodes[r0 * k : r1 * k].reshape(((r1 - r0) * k, 1))
-            return lon, lat
+    if box.separable:
+        if box.profile is not None:
+
+            @numba.njit
+            def _nodes(r0, r1, c0, c1):
+                return lon_nodes[:, c0 * k : c1 * k], lat_nodes[:, r0 * k : r1 * k]
+
+        else:
+
+            @numba.njit
+            def _nodes(r0, r1, c0, c1):
+                lon = lon_nodes[c0 * k : c1 * k].reshape((1, (c1 - c0) * k))
+                lat = lat_nodes[r0 * k : r1 * k].reshape(((r1 - r0) * k, 1))
+                return lon, lat
 
         @numba.njit
         def _pixel_sums(values, h, w):
@@ -195,21 +224,28 @@ def _kernels(box):
             return out
 
     else:
+        if box.profile is not None:
 
-        @numba.njit
-        def _nodes(r0, r1, c0, c1):
-            h, w = r1 - r0, c1 - c0
-            lon = np.empty(h * w * k2)
-            lat = np.empty(h * w * k2)
-            n = 0
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    p = r * n_cols + c
-                    for s in range(k2):
-                        lon[n] = lon_nodes[p, s]
-                        lat[n] = lat_nodes[p, s]
-                        n += 1
-            return lon, lat
+            @numba.njit
+            def _nodes(r0, r1, c0, c1):
+                return _gather_tables(lon_nodes, lat_nodes, r0, r1, c0, c1, n_cols, k2)
+
+        else:
+
+            @numba.njit
+            def _nodes(r0, r1, c0, c1):
+                h, w = r1 - r0, c1 - c0
+                lon = np.empty(h * w * k2)
+                lat = np.empty(h * w * k2)
+                n = 0
+                for r in range(r0, r1):
+                    for c in range(c0, c1):
+                        p = r * n_cols + c
+                        for s in range(k2):
+                            lon[n] = lon_nodes[p, s]
+                            lat[n] = lat_nodes[p, s]
+                            n += 1
+                return lon, lat
 
         @numba.njit
         def _pixel_sums(values, h, w):
