@@ -24,7 +24,8 @@ ESS/s ratio against gammapy is written: gammaprob's ESS/s are recorded per run, 
 gammapy column.
 
 Run: ``GAMMAPY_DATA=... python benchmarks/bench_sampling.py`` ->
-``benchmarks/results/sampling.json``.
+``benchmarks/results/sampling.json``; ``--runs nutpie/marginal --dev`` runs the default path
+alone and writes nothing (a development check).
 """
 
 from __future__ import annotations
@@ -185,14 +186,24 @@ def _derived(run: dict) -> dict:
     return run
 
 
-def main() -> None:
+def main(selected: list[str] | None = None, dev: bool = False) -> None:
+    """Run the benchmark (``selected``: ``"sampler/onoff"`` keys of :data:`RUNS`, default all).
+
+    ``dev``: a development check that prints the numbers and writes no results file.
+    """
     from _common import write_results
 
     if not os.environ.get("GAMMAPY_DATA"):
         raise SystemExit("set GAMMAPY_DATA to run this benchmark")
+    known = [f"{sampler}/{likelihood}" for sampler, likelihood in RUNS]
+    unknown = sorted(set(selected or ()) - set(known))
+    if unknown:
+        raise SystemExit(f"--runs: unknown {unknown}; choose from {known}")
     runs: dict = {}
     for sampler, likelihood in RUNS:
         key = f"{sampler}/{likelihood}"
+        if selected and key not in selected:
+            continue
         if not _available(sampler):
             runs[key] = {"skipped": f"{sampler} is not installed"}
             print(f"{key}: not installed", flush=True)
@@ -237,6 +248,9 @@ def main() -> None:
     }
     for key, met in targets.items():
         print(f"targets {key}: {met}")
+    if dev:
+        print("dev run: no results file written")
+        return
     write_results(
         "sampling",
         metrics,
@@ -284,4 +298,12 @@ if __name__ == "__main__":
             payload = worker_gammaprob(sys.argv[3], sys.argv[4])
         print(json.dumps(payload))
     else:
-        main()
+        import argparse
+
+        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+        parser.add_argument(
+            "--runs", nargs="+", metavar="SAMPLER/ONOFF", help="only these rows (default: all)"
+        )
+        parser.add_argument("--dev", action="store_true", help="print only; write no results file")
+        arguments = parser.parse_args()
+        main(arguments.runs, arguments.dev)
