@@ -191,3 +191,23 @@ def test_log_likelihood_recorded_while_sampling_equals_the_draw_by_draw_one():
     for name in ("spec::counts", "map::counts"):
         np.testing.assert_allclose(recorded[name].values, expected[name].values, rtol=1e-12)
     np.testing.assert_array_equal(recorded["map::counts_energy"].values, [0, 1, 2, 3])
+
+
+def test_other_bins_sample_with_their_log_likelihood_after_one_compilation(compile_calls):
+    from gammaprob.inference import sample
+
+    shapes = []
+    for n_bins in (6, 11):
+        tree = sample(
+            _power_law(n_bins, seed=n_bins),
+            draws=20,
+            tune=20,
+            chains=2,
+            random_seed=2,
+            progressbar=False,
+            check=False,
+        )
+        shapes.append(tree["log_likelihood"]["counts"].shape)
+        assert np.all(np.isfinite(tree["log_likelihood"]["counts"].values))
+    assert shapes == [(2, 20, 3, 6), (2, 20, 3, 11)]
+    assert len(compile_calls) == 2

@@ -503,7 +503,7 @@ def _own_compile(model, initial_points, flat_initial_point):
 LOW_RANK_MAX_DIM = 50
 
 #: Bump when the generated entry points change (invalidates their cache entries).
-_ENTRY_POINT_VERSION = "gammaprob-nutpie-2"
+_ENTRY_POINT_VERSION = "gammaprob-nutpie-3"
 
 _LOGP_SOURCE = """
 def logp_entry(dim, x_, out_, logp_, user_data_):
@@ -525,15 +525,24 @@ def logp_entry(dim, x_, out_, logp_, user_data_):
 
 _EXPAND_SOURCE = """
 def expand_entry(dim, expanded, x_, out_, user_data_):
-    if dim != {n_dim} or expanded != {n_expanded}:
+    if dim != {n_dim}:
         return -1
     x = carray(x_, ({n_dim},))
-    out = carray(out_, ({n_expanded},))
+    out = carray(out_, (expanded,))
 {unpack}
     (values,) = inner(x{args})
+    if values.size != expanded:
+        return -2
     out[...] = values
     return 0
 """
+
+
+def _digest(text: str) -> str:
+    """Return the SHA-256 hex digest of ``text``."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _cached_entry_point(source: str, name: str, inner, signature):
@@ -556,7 +565,8 @@ def _cached_entry_point(source: str, name: str, inner, signature):
         name,
         # the module name lets numba rebuild the function's environment from the cache
         {"__name__": __name__, "inner": inner, "carray": numba.carray, "np": np},
-        cache_key=f"{key}-{name}-{_ENTRY_POINT_VERSION}",
+        # the source is part of the key: numba returns what is cached under a key unread
+        cache_key=f"{key}-{name}-{_ENTRY_POINT_VERSION}-{_digest(source)}",
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NumbaWarning)
@@ -613,7 +623,6 @@ def _structure_key(graphs: _Graphs, inputs: list) -> tuple:
     nodes = io_toposort([graphs.point, *inputs], list(graphs.outputs))
     return (
         graphs.n_dim,
-        graphs.n_expanded,
         tuple(str(v.type) for v in inputs),
         tuple(type(node.op).__name__ for node in nodes),
     )
@@ -774,9 +783,7 @@ def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
         types.int64(types.uint64, double_ptr, double_ptr, double_ptr, types.voidptr),
     )
     expand_entry = _cached_entry_point(
-        _EXPAND_SOURCE.format(
-            n_dim=graphs.n_dim, n_expanded=graphs.n_expanded, unpack=unpack, args=args
-        ),
+        _EXPAND_SOURCE.format(n_dim=graphs.n_dim, unpack=unpack, args=args),
         "expand_entry",
         jitted[1],
         types.int64(types.uint64, types.uint64, double_ptr, double_ptr, types.voidptr),
