@@ -111,15 +111,15 @@ def gaussian_psf_table(sigmas_deg, rad_max=3.0, n=3001):
     return rad, np.exp(-0.5 * (r / s) ** 2) / (2 * np.pi * s**2)
 
 
-def grid_response(rng, *, n_true, n_reco, n, pix, sigmas, exposure, signal_counts, psf_energy):
-    """Synthetic ``n x n`` galactic map response around (0, 0) with Gaussian PSFs (test data).
+def grid_arrays(rng, *, n_true, n_reco, n, pix, sigmas, exposure, signal_counts):
+    """Arrays of a synthetic ``n x n`` galactic map around (0, 0) with Gaussian PSFs (test data).
 
     Random energy dispersion and background; ``exposure`` is a callable ``(lon, lat) ->
     (n_true, n, n)`` array in cm2 s; counts are Poisson(background + ``signal_counts``).
+    Returns the keyword arguments of ``MapResponse.from_arrays`` but the name (callers may
+    edit them first).
     """
     import numpy as np
-
-    from gammaprob.forward import MapResponse
 
     edisp = rng.uniform(0.1, 1, (n_true, n_reco))
     edisp /= edisp.sum(axis=1, keepdims=True)
@@ -128,22 +128,37 @@ def grid_response(rng, *, n_true, n_reco, n, pix, sigmas, exposure, signal_count
     )
     rad, psf = gaussian_psf_table(sigmas)
     bkg = rng.uniform(0.5, 1.5, (n_reco, n, n))
-    return MapResponse.from_arrays(
-        "syn",
-        counts=rng.poisson(bkg + signal_counts),
-        exposure=exposure(lon, lat),
-        edisp=edisp,
-        energy_true_edges=np.geomspace(0.5, 50, n_true + 1),
-        energy_edges=np.geomspace(1.0, 20, n_reco + 1),
-        lon=lon % 360,
-        lat=lat,
-        solid_angle=np.deg2rad(pix) ** 2 * np.cos(np.deg2rad(lat)),
-        psf_rad=rad,
-        psf_values=psf,
-        frame="galactic",
-        background=bkg,
-        psf_energy=psf_energy,
+    return {
+        "counts": rng.poisson(bkg + signal_counts),
+        "exposure": exposure(lon, lat),
+        "edisp": edisp,
+        "energy_true_edges": np.geomspace(0.5, 50, n_true + 1),
+        "energy_edges": np.geomspace(1.0, 20, n_reco + 1),
+        "lon": lon % 360,
+        "lat": lat,
+        "solid_angle": np.deg2rad(pix) ** 2 * np.cos(np.deg2rad(lat)),
+        "psf_rad": rad,
+        "psf_values": psf,
+        "frame": "galactic",
+        "background": bkg,
+    }
+
+
+def grid_response(rng, *, n_true, n_reco, n, pix, sigmas, exposure, signal_counts, psf_energy):
+    """Synthetic ``n x n`` galactic map response around (0, 0): :func:`grid_arrays` as is."""
+    from gammaprob.forward import MapResponse
+
+    arrays = grid_arrays(
+        rng,
+        n_true=n_true,
+        n_reco=n_reco,
+        n=n,
+        pix=pix,
+        sigmas=sigmas,
+        exposure=exposure,
+        signal_counts=signal_counts,
     )
+    return MapResponse.from_arrays("syn", **arrays, psf_energy=psf_energy)
 
 
 def map_response_from_gammapy(dataset, position, name=None, rad_max=3.0):

@@ -321,11 +321,20 @@ def _fused_kernel(data: SparseMapData, n_src: int):
 
     @numba.njit(fastmath=_FASTMATH)
     def window(i, bounds):
-        """Rows and columns of source ``i``'s convolution output at its current box."""
+        """Cutout positions of source ``i``'s convolution output at its current box."""
         r0, r1, c0, c1 = bounds[i, 0], bounds[i, 1], bounds[i, 2], bounds[i, 3]
         if r1 <= r0 or c1 <= c0:
-            return 0, 0, 0, 0
-        return r0, r1 + kernel_shapes[i, 0] - 1, c0, c1 + kernel_shapes[i, 1] - 1
+            return np.empty(0, dtype=np.int64)
+        r1, c1 = r1 + kernel_shapes[i, 0] - 1, c1 + kernel_shapes[i, 1] - 1
+        positions = np.empty((r1 - r0) * (c1 - c0), dtype=np.int64)
+        n = 0
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                p = out_index[i, r, c]
+                if p >= 0:
+                    positions[n] = p
+                    n += 1
+        return positions[:n]
 
     @numba.njit(fastmath=_FASTMATH)
     def mixed(i, c, t, p):
@@ -349,40 +358,32 @@ def _fused_kernel(data: SparseMapData, n_src: int):
             logp -= b_sum[e] * g[e]
             dg[e] -= b_sum[e]
         # active pixels: static ones first, then each window's new pixels
+        windows = [window(i, bounds) for i in range(n_src)]
         slot = np.full(n_cut, -1, dtype=np.int64)
         n_max = n_static
-        for i in range(n_src):
-            r0, r1, c0, c1 = window(i, bounds)
-            n_max += (r1 - r0) * (c1 - c0)
+        for positions in windows:
+            n_max += positions.size
         active = np.empty(n_max, dtype=np.int64)
         for j in range(n_static):
             active[j] = static[j]
             slot[static[j]] = j
         n_active = n_static
-        for i in range(n_src):
-            r0, r1, c0, c1 = window(i, bounds)
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    p = out_index[i, r, c]
-                    if p >= 0 and slot[p] < 0:
-                        slot[p] = n_active
-                        active[n_active] = p
-                        n_active += 1
+        for positions in windows:
+            for p in positions:
+                if slot[p] < 0:
+                    slot[p] = n_active
+                    active[n_active] = p
+                    n_active += 1
         # true-energy signal rows per active pixel: sum_i F_i max(W_i c_i, 0)
         rows_true = np.zeros((n_active, n_true))
         for i in range(n_src):
             c_i = cs[i]
-            r0, r1, c0, c1 = window(i, bounds)
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    p = out_index[i, r, c]
-                    if p < 0:
-                        continue
-                    j = slot[p]
-                    for t in range(n_true):
-                        m = mixed(i, c_i, t, p)
-                        if m > 0.0:
-                            rows_true[j, t] += flux[i, t] * m
+            for p in windows[i]:
+                j = slot[p]
+                for t in range(n_true):
+                    m = mixed(i, c_i, t, p)
+                    if m > 0.0:
+                        rows_true[j, t] += flux[i, t] * m
         d_static = np.zeros((n_reco, n_static))
         d_rows = np.empty((n_active, n_true))
         v = np.empty(n_true)
@@ -450,24 +451,19 @@ def _fused_kernel(data: SparseMapData, n_src: int):
         for i in range(n_src):
             c_i = cs[i]
             d_c = np.zeros(c_i.shape)
-            r0, r1, c0, c1 = window(i, bounds)
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    p = out_index[i, r, c]
-                    if p < 0:
+            for p in windows[i]:
+                j = slot[p]
+                for t in range(n_true):
+                    m = mixed(i, c_i, t, p)
+                    if m < 0.0:
                         continue
-                    j = slot[p]
-                    for t in range(n_true):
-                        m = mixed(i, c_i, t, p)
-                        if m < 0.0:
-                            continue
-                        d_flux[i, t] += d_rows[j, t] * m
-                        d_m = flux[i, t] * d_rows[j, t]
-                        if identity[i]:
-                            d_c[t, p] += d_m
-                        else:
-                            for q in range(c_i.shape[0]):
-                                d_c[q, p] += weights[i, t, q] * d_m
+                    d_flux[i, t] += d_rows[j, t] * m
+                    d_m = flux[i, t] * d_rows[j, t]
+                    if identity[i]:
+                        d_c[t, p] += d_m
+                    else:
+                        for q in range(c_i.shape[0]):
+                            d_c[q, p] += weights[i, t, q] * d_m
             d_outputs.append(d_c)
         return logp, dg, d_static, d_flux, d_outputs
 
