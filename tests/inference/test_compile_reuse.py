@@ -211,3 +211,22 @@ def test_other_bins_sample_with_their_log_likelihood_after_one_compilation(compi
         assert np.all(np.isfinite(tree["log_likelihood"]["counts"].values))
     assert shapes == [(2, 20, 3, 6), (2, 20, 3, 11)]
     assert len(compile_calls) == 2
+
+
+def test_shared_data_models_use_nutpie_s_own_compilation_and_keep_their_log_likelihood(
+    compile_calls,
+):
+    import pymc as pm
+
+    from gammaprob.inference import sample
+
+    with pm.Model() as model:
+        counts = pm.Data("observed_counts", np.array([3, 5, 4]))
+        rate = pm.HalfNormal("rate", 10.0)
+        pm.Poisson("counts", mu=rate, observed=counts)
+    before = nutpie_backend.compilations()
+    tree = sample(model, draws=30, tune=30, chains=2, random_seed=0, progressbar=False, check=False)
+    assert nutpie_backend.compilations() == before  # not through the structure-keyed path
+    assert not nutpie_backend._COMPILED
+    assert tree["log_likelihood"]["counts"].shape == (2, 30, 3)
+    assert set(tree["posterior"].data_vars) == {"rate"}

@@ -16,8 +16,15 @@ passes as its user data. The compiled code thus depends on the model's structure
 - in one process, a model of the same structure (other data, other numbers of bins) reuses the
   compiled functions from memory (:func:`compile_nutpie` compares the graphs; nothing is
   compiled, :func:`compilations` counts the structures compiled);
-- in a new process, PyTensor's numba cache on disk (under the key of the compiled graph, now
-  free of data) gives both functions in a fraction of a second.
+- in a new process, the rewritten functions stored on disk under a digest of the structure
+  (:func:`structure_hash`, in PyTensor's compile folder) are linked from PyTensor's numba
+  cache (under the key of the compiled graph, now free of data): no graph rewriting and no
+  LLVM compilation.
+
+With ``log_likelihood=True`` the expansion also records each observed term's log-likelihood
+(spectrum bins as they are, map datasets summed per energy bin), so the ``log_likelihood``
+group is computed while sampling, by the same compiled code, instead of by a second function
+called draw by draw afterwards.
 
 Models with shared variables (``pm.Data``) go through nutpie's own compilation.
 
@@ -293,7 +300,7 @@ def _initial_point_fn(model, initial_points):
 
 
 def _has_shared(outputs) -> bool:
-    """Whether a graph reads shared variables (``pm.Data``)."""
+    """Return whether a graph reads shared variables (``pm.Data``)."""
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import graph_inputs
 
@@ -328,6 +335,7 @@ def _log_likelihood_terms(model) -> list[tuple[str, object, tuple[int, ...]]]:
         Recorded name, graph (of the model's value variables) and shape of each term.
     """
     import pytensor.tensor as pt
+    from pytensor.graph.basic import Constant
 
     from gammaprob.likelihood.groups import energy_groups
 
@@ -335,7 +343,11 @@ def _log_likelihood_terms(model) -> list[tuple[str, object, tuple[int, ...]]]:
     groups = energy_groups(model)
     terms = []
     for rv, logp in zip(observed, model.logp(vars=observed, sum=False), strict=True):
-        shape = tuple(int(n) for n in np.shape(model.rvs_to_values[rv].data))
+        value = model.rvs_to_values[rv]
+        if isinstance(value, Constant):
+            shape = tuple(int(n) for n in np.shape(value.data))
+        else:  # shared data (pm.Data)
+            shape = tuple(int(n) for n in value.shape.eval())
         labels = groups.get(rv.name.split("::", 1)[0])
         if labels is not None:
             energies, inverse = np.unique(labels, return_inverse=True)

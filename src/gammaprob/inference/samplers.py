@@ -5,7 +5,8 @@ model's constrained (physical) parametrisation, the run's settings in the root a
 and (by default) a ``log_likelihood`` group with one variable per observed term: per bin for
 spectrum datasets and per energy bin (summed over pixels) for map datasets, computed one draw
 at a time so that memory does not grow with bins x draws; per-bin values of map datasets are
-opt-in (``log_likelihood="pointwise"``).
+opt-in (``log_likelihood="pointwise"``). With nutpie the default group is recorded with each
+draw by the compiled model (:mod:`gammaprob.inference.nutpie_backend`), with the same values.
 """
 
 from __future__ import annotations
