@@ -33,36 +33,23 @@ DENSE = get_mode("NUMBA").excluding("gammaprob_fused_map_poisson")
 
 def _response(rng, helpers) -> MapResponse:
     """A 61 x 61 map; part of the mask off and a few bins with counts but no background."""
-    edisp = rng.uniform(0.1, 1, (N_TRUE, N_RECO))
-    edisp /= edisp.sum(axis=1, keepdims=True)
-    axis = (np.arange(N) - N // 2) * PIX
-    lat, lon = np.meshgrid(axis, axis, indexing="ij")
-    rad, psf = helpers.gaussian_psf_table([0.06, 0.05, 0.04, 0.03])
-    background = rng.uniform(0.5, 1.5, (N_RECO, N, N))
-    counts = rng.poisson(background + 0.5)
+    arrays = helpers.grid_arrays(
+        rng,
+        n_true=N_TRUE,
+        n_reco=N_RECO,
+        n=N,
+        pix=PIX,
+        sigmas=[0.06, 0.05, 0.04, 0.03],
+        exposure=lambda lon, lat: np.full((N_TRUE, N, N), 1e12) * (1 + 0.3 * lon[None] ** 2),
+        signal_counts=0.5,
+    )
     # bins with counts but no background (full terms at every call), where the sources shine:
     # far from them ``2 log s`` of a tail ``s`` of 1e-10 counts makes the gradient ill-conditioned
-    background[1, 29:31, 31:33] = 0.0
-    counts[1, 29:31, 31:33] = 2
+    arrays["background"][1, 29:31, 31:33] = 0.0
+    arrays["counts"][1, 29:31, 31:33] = 2
     mask = np.ones((N_RECO, N, N), bool)
     mask[0, :, :6] = False
-    return MapResponse.from_arrays(
-        "syn",
-        counts=counts,
-        exposure=np.full((N_TRUE, N, N), 1e12) * (1 + 0.3 * lon[None] ** 2),
-        edisp=edisp,
-        energy_true_edges=np.geomspace(0.5, 50, N_TRUE + 1),
-        energy_edges=np.geomspace(1.0, 20, N_RECO + 1),
-        lon=lon % 360,
-        lat=lat,
-        solid_angle=np.deg2rad(PIX) ** 2 * np.cos(np.deg2rad(lat)),
-        psf_rad=rad,
-        psf_values=psf,
-        frame="galactic",
-        background=background,
-        mask_safe=mask,
-        psf_energy="true",
-    )
+    return MapResponse.from_arrays("syn", **arrays, mask_safe=mask, psf_energy="true")
 
 
 def _models(point: bool = False, n_extended: int = 1, gradient: bool = False):
@@ -277,3 +264,61 @@ def test_logp_graph_holds_no_dense_bin_array(rng, helpers):
         for out in node.outputs:
             shape = out.type.shape
             assert None in shape or np.prod(shape, dtype=int) < n_bins, node
+
+
+def _template_models():
+    from gammaprob.maps import Map, WcsGeom
+
+    geom = WcsGeom.create(skydir=(0.0, 0.0), binsz=0.01, width=(0.8, 0.8), frame="galactic")
+    coords = geom.get_coord()
+    lon, lat = (np.asarray(coords.lon) + 180.0) % 360.0 - 180.0, np.asarray(coords.lat)
+    image = np.exp(-0.5 * (lon**2 + (lat - 0.05) ** 2) / 0.08**2) + 1e-3
+    template = SkyModel(
+        spectral=spectral.PowerLaw(
+            index=Normal(2.2, 0.2),
+            amplitude=LogUniform(1e-13, 1e-11, unit="cm-2 s-1 TeV-1"),
+            reference=1.0,
+        ),
+        spatial=spatial.Template(Map.from_geom(geom, data=image)),
+        name="tpl",
+    )
+    return [template, *_models()]
+
+
+def test_template_follows_with_one_convolution(rng, helpers):
+    """A template (no free spatial parameter) takes the fused path; its image is convolved once."""
+    from gammaprob.forward import npred_map
+    from gammaprob.forward.following_box import FollowingBoxConvolve
+
+    response = _response(rng, helpers)
+    models = _template_models()
+    model, observed, reference, fold, npred = _model(response, models)
+    template = next(s for s in fold.extended if s.name == "tpl")
+    assert template.follows and fold.dense_reason is None
+    values = model.value_vars
+    ours = model.logp(vars=[observed])
+    fused = pytensor.function(values, [ours, *pt.grad(ours, values)], mode="NUMBA")
+    assert any(isinstance(n.op, FusedMapPoisson) for n in fused.maker.fgraph.apply_nodes)
+    boxes = [n.op.box for n in fused.maker.fgraph.apply_nodes if type(n.op) is FollowingBoxConvolve]
+    assert sum(box.constant is not None and not box.free for box in boxes) == 1
+    dense = pytensor.function(values, [reference, *pt.grad(reference, values)], mode=DENSE)
+    for args in _points(model, 2, seed=11):
+        got, want = fused(*args), dense(*args)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * abs(want[0]))
+    # the predicted counts equal the numpy reference (image on the static box, FFT by scipy)
+    (args,) = _points(model, 1, seed=12)
+    point = dict(zip([v.name for v in values], args, strict=True))
+    mu = pytensor.function(values, npred, on_unused_input="ignore")(*args)[: fold.inside.size]
+    untransformed = model.compile_fn(model.unobserved_value_vars)(point)
+    named = dict(zip([v.name for v in model.unobserved_value_vars], untransformed, strict=True))
+    params = {  # fixed values, then the free ones at the point
+        f"{m.name}::{name}": value
+        for m in models
+        for component in (getattr(m, "spectral", None), getattr(m, "spatial", None))
+        if component is not None
+        for name, value in component.values().items()
+    }
+    params.update({name: float(named[name]) for name in named if "::" in name})
+    expected = npred_map(response, models, params)[:, fold.cutout].reshape(-1)[fold.inside]
+    np.testing.assert_allclose(mu, expected, rtol=0, atol=1e-9 * expected.max())

@@ -112,8 +112,7 @@ class FollowingBox:
             name: (theta[self.free.index(name)] if name in self.free else float(value))
             for name, value in values.items()
         }
-        lon_nodes = np.asarray(lon_nodes, dtype=np.float64)
-        self.separable = lon_nodes.ndim == 1
+        self.separable = np.ndim(lon_nodes) == 1
         if self.separable:  # lines: brightness on their broadcast (shared per-line terms)
             lon = pt.tensor("lon", shape=(1, None), dtype="float64")
             lat = pt.tensor("lat", shape=(None, 1), dtype="float64")
@@ -124,23 +123,32 @@ class FollowingBox:
             lat = pt.vector("lat", dtype="float64")
             adjoint = pt.vector("adjoint", dtype="float64")
             shape = (lon.shape[0],)
-        brightness = pt.as_tensor_variable(spatial.evaluate(lon, lat, **inner))
-        brightness = pt.broadcast_to(brightness, shape)
         current = {**spatial.values(), **inner}
         radius = spatial._evaluation_radius(current)
         geometry = pt.stack(
             [pt.as_tensor_variable(inner[n], dtype="float64") for n in ("lon_0", "lat_0")]
-            + [pt.as_tensor_variable(radius, dtype="float64")]
+            # no evaluation radius (templates): the whole static box
+            + [pt.as_tensor_variable(180.0 if radius is None else radius, dtype="float64")]
         )
+        lon_nodes = np.asarray(lon_nodes, dtype=np.float64)
+        lat_nodes = np.asarray(lat_nodes, dtype=np.float64)
+        #: node values of a morphology without free parameters (templates), else None
+        self.constant = None if self.free else _constant_brightness(spatial, lon_nodes, lat_nodes)
         #: hand-written kernels of the brightness, where the model has them (else None)
-        self.profile = radial_profile(spatial, self.free, self.fixed, lon_nodes, lat_nodes)
-        if self.profile is None:
-            vjp = pt.grad(pt.sum(adjoint * brightness), theta) if self.free else pt.zeros(0)
+        self.profile = None
+        if self.constant is not None:  # evaluated once with numpy: nothing to compile
+            self.value_fn = self.vjp_fn = None
+            key_value = key_vjp = "constant"
+        elif profile := radial_profile(spatial, self.free, self.fixed, lon_nodes, lat_nodes):
+            self.profile = profile
+            self.value_fn, self.vjp_fn = profile.value, profile.vjp
+            key_value = key_vjp = profile.name
+        else:
+            brightness = pt.as_tensor_variable(spatial.evaluate(lon, lat, **inner))
+            brightness = pt.broadcast_to(brightness, shape)
+            vjp = pt.grad(pt.sum(adjoint * brightness), theta)
             self.value_fn, key_value = _compile_graph([lon, lat, theta], [brightness])
             self.vjp_fn, key_vjp = _compile_graph([lon, lat, theta, adjoint], [vjp])
-        else:
-            self.value_fn, self.vjp_fn = self.profile.value, self.profile.vjp
-            key_value = key_vjp = self.profile.name
         self.geometry_fn, key_geometry = _compile_graph([theta], [geometry])
         self.lon_nodes = np.ascontiguousarray(lon_nodes)
         self.lat_nodes = np.ascontiguousarray(lat_nodes, dtype=np.float64)
@@ -175,6 +183,7 @@ class FollowingBox:
             self.solid_angle,
             self.kernels,
             self.out_index,
+            np.zeros(0) if self.constant is None else self.constant,
         ):
             digest.update(array.tobytes())
             digest.update(str(array.shape).encode())
@@ -239,6 +248,23 @@ class FollowingBox:
         )
 
 
+def _constant_brightness(spatial, lon_nodes: np.ndarray, lat_nodes: np.ndarray) -> np.ndarray:
+    """Brightness of a model without free parameters on the nodes, evaluated with numpy.
+
+    On lines ``(W k,), (H k,)`` the result is ``(H k, W k)``; on nodes ``(H W, k**2)`` it is
+    flattened to ``(H W k**2,)``, the layouts of the compiled brightness (sr^-1).
+    """
+    values = spatial.values()
+    if lon_nodes.ndim == 1:
+        shape = (lat_nodes.size, lon_nodes.size)
+        brightness = spatial.evaluate(lon_nodes[None, :], lat_nodes[:, None], **values)
+    else:
+        shape = lon_nodes.shape
+        brightness = spatial.evaluate(lon_nodes, lat_nodes, **values)
+    brightness = np.broadcast_to(np.asarray(brightness, dtype=np.float64), shape)
+    return np.ascontiguousarray(brightness).reshape(-1 if lon_nodes.ndim == 2 else shape)
+
+
 def _is_number(value) -> bool:
     return isinstance(value, int | float | np.number) or (
         isinstance(value, np.ndarray) and value.ndim == 0
@@ -264,6 +290,10 @@ class FollowingBoxConvolve(Op):
         from gammaprob.forward.following_box_kernels import forward_kernel
 
         output_storage[0][0] = forward_kernel(self.box)(inputs[0])
+
+    def do_constant_folding(self, fgraph, node) -> bool:
+        """Never folded (a constant morphology): the fused likelihood finds its box by the Op."""
+        return False
 
     def pullback(self, inputs, outputs, output_grads):
         """Vector-Jacobian product by the adjoint Op."""

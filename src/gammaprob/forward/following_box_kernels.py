@@ -269,15 +269,24 @@ def _kernels(box):
                         n += 1
             return out
 
-    @numba.njit
-    def _image(theta, r0, r1, c0, c1):
-        lon, lat = _nodes(r0, r1, c0, c1)
-        h, w = r1 - r0, c1 - c0
-        image = _pixel_sums(value_fn(lon, lat, theta), h, w)
-        for i in range(h):
-            for j in range(w):
-                image[i, j] *= omega[r0 + i, c0 + j] * inv_k2
-        return image
+    if box.constant is not None:  # no free parameter: the image of the whole box, once
+        full = _pixel_sums(box.constant, omega.shape[0], omega.shape[1]) * omega * inv_k2
+
+        @numba.njit
+        def _image(theta, r0, r1, c0, c1):
+            return full[r0:r1, c0:c1].copy()
+
+    else:
+
+        @numba.njit
+        def _image(theta, r0, r1, c0, c1):
+            lon, lat = _nodes(r0, r1, c0, c1)
+            h, w = r1 - r0, c1 - c0
+            image = _pixel_sums(value_fn(lon, lat, theta), h, w)
+            for i in range(h):
+                for j in range(w):
+                    image[i, j] *= omega[r0 + i, c0 + j] * inv_k2
+            return image
 
     ladder, offsets, costs, spectra = kernel_spectra(kernels, (omega.shape[0], omega.shape[1]))
 
@@ -352,6 +361,18 @@ def _kernels(box):
         return geometry_fn(theta)
 
     frozen = (lon_nodes, lat_nodes, centres, omega, kernels, out_index, spectra)
+    if box.constant is not None:  # convolved once: every call returns a copy
+        output = forward(np.zeros(0))
+        frozen = (centres, output)
+
+        @numba.njit
+        def forward(theta):
+            return output.copy()
+
+        @numba.njit
+        def vjp(theta, grad):
+            return np.zeros(0)
+
     small = all(np.asarray(a).nbytes <= NUMBA_FROZEN_BYTES for a in frozen)
     _CACHE[box.key] = (forward, vjp, geometry, small)
     return _CACHE[box.key]
