@@ -123,17 +123,19 @@ class FollowingBox:
             lat = pt.vector("lat", dtype="float64")
             adjoint = pt.vector("adjoint", dtype="float64")
             shape = (lon.shape[0],)
-        current = {**spatial.values(), **inner}
-        radius = spatial._evaluation_radius(current)
-        geometry = pt.stack(
-            [pt.as_tensor_variable(inner[n], dtype="float64") for n in ("lon_0", "lat_0")]
-            # no evaluation radius (templates): the whole static box
-            + [pt.as_tensor_variable(180.0 if radius is None else radius, dtype="float64")]
-        )
         lon_nodes = np.asarray(lon_nodes, dtype=np.float64)
         lat_nodes = np.asarray(lat_nodes, dtype=np.float64)
         #: node values of a morphology without free parameters (templates), else None
         self.constant = None if self.free else _constant_brightness(spatial, lon_nodes, lat_nodes)
+        current = {**spatial.values(), **inner}
+        if self.constant is not None:  # its support, exactly: no pixel beyond holds flux
+            radius = _support_radius(self.constant, lon_nodes, lat_nodes, current)
+        else:
+            radius = spatial._evaluation_radius(current)
+        geometry = pt.stack(
+            [pt.as_tensor_variable(inner[n], dtype="float64") for n in ("lon_0", "lat_0")]
+            + [pt.as_tensor_variable(radius, dtype="float64")]
+        )
         #: hand-written kernels of the brightness, where the model has them (else None)
         self.profile = None
         if self.constant is not None:  # evaluated once with numpy: nothing to compile
@@ -263,6 +265,19 @@ def _constant_brightness(spatial, lon_nodes: np.ndarray, lat_nodes: np.ndarray) 
         brightness = spatial.evaluate(lon_nodes, lat_nodes, **values)
     brightness = np.broadcast_to(np.asarray(brightness, dtype=np.float64), shape)
     return np.ascontiguousarray(brightness).reshape(-1 if lon_nodes.ndim == 2 else shape)
+
+
+def _support_radius(brightness, lon_nodes, lat_nodes, values) -> float:
+    """Largest separation (deg) from ``(lon_0, lat_0)`` of a node where ``brightness != 0``."""
+    from gammaprob.modeling.spatial.sphere import separation
+
+    if lon_nodes.ndim == 1:
+        lon_nodes, lat_nodes = np.broadcast_arrays(lon_nodes[None, :], lat_nodes[:, None])
+    shining = brightness.reshape(lon_nodes.shape) != 0
+    if not shining.any():
+        return 0.0
+    lon, lat = lon_nodes[shining], lat_nodes[shining]
+    return float(np.max(separation(lon, lat, values["lon_0"], values["lat_0"])))
 
 
 def _is_number(value) -> bool:
