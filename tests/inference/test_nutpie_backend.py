@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 import warnings
 from pathlib import Path
@@ -167,3 +170,41 @@ def test_chain_starts_are_pymc_draws_shrunk_per_variable():
         expected = support + (theirs - support) * np.array([float(scales[n]) for n in names])
         np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
     assert ours[1] == pytest.approx(theirs[1], abs=1e-12)  # "wide": scale 1, PyMC's start
+
+
+_SIZES_SCRIPT = """
+import nutpie
+import pymc as pm
+
+from gammaprob.inference.nutpie_backend import compile_nutpie
+
+for n_normal in (1, 2):
+    with pm.Model() as model:
+        pm.Uniform("a", 0.0, 1.0)
+        for i in range(n_normal):
+            pm.Normal(f"b{i}", 0.0, 1.0)
+    trace = nutpie.sample(
+        compile_nutpie(model), draws=20, tune=20, chains=1, progress_bar=False, seed=1
+    )
+    print(n_normal, trace.posterior["a"].size)
+"""
+
+
+@pytest.mark.slow
+def test_models_of_one_graph_shape_but_other_sizes_do_not_share_entry_points(tmp_path):
+    """Regression: entry points were once cached under PyTensor's graph key alone.
+
+    Two models whose graphs differ only in the number of free variables then shared the
+    cached expand entry point, whose size check failed ("Expand function returned error code
+    -1") in the second model. An empty PyTensor cache reproduces it in a fresh process.
+    """
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    done = subprocess.run(
+        [sys.executable, "-c", _SIZES_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "20", "2", "20"]
