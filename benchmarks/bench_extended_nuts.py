@@ -20,7 +20,8 @@ launch to exit; the phases are timed inside it.
 
 Runs are interleaved per repeat (gammapy, gammaprob cold, gammaprob warm), after one
 unmeasured gammapy process that fills the operating system's file cache; every row is the
-median over ``--repeats``. The posterior medians are compared with the gammapy fits of the
+median over ``--repeats`` runs (cold: over ``--cold-repeats``, default 1: a cold run costs a
+warm run plus the compilation, and one full MSH sampling run takes minutes). The posterior medians are compared with the gammapy fits of the
 same invocation in units of gammapy's error.
 
 **Overlapping sources** (``--only overlap``). A survey-like region seen by CTA South (prod5,
@@ -42,8 +43,9 @@ per run in ``runs``.
 process within 10x gammapy's (ratio >= 0.1).
 
 Run: ``GAMMAPY_DATA=... python benchmarks/bench_extended_nuts.py [--repeats 3]
-[--only msh|overlap] [--out PATH.json]`` -> ``benchmarks/results/extended_nuts.json``.
-``--draws``/``--tune`` (default 1000/1000) shorten development runs.
+[--cold-repeats 1] [--ks 1 2 3 5] [--only msh|overlap] [--out PATH.json]`` ->
+``benchmarks/results/extended_nuts.json``. ``--draws``/``--tune`` (default 1000/1000) shorten
+development runs; ``--timeout`` (default 1800 s) limits each process.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ SOURCES = (
     (-0.30, 0.10, 0.30, 2.5, 1.2e-11),
     (-0.10, -0.30, 0.25, 2.8, 1e-11),
 )
-OVERLAP_KS = (1, 2, 3, 5)
+DEFAULT_KS = (1, 2, 3, 5)
 OVERLAP_PARAMS = ("lon_0", "lat_0", "sigma", "index", "amplitude")
 
 
@@ -118,6 +120,7 @@ def _diagnostics(result, variables: dict[str, str]) -> dict:
 
     report = check_convergence(result, warn=False)
     sampling = result.posterior.attrs.get("sampling_time")
+    steps = result.sample_stats.get("n_steps")
     draws = {k: np.asarray(result.posterior[v], dtype=float).ravel() for k, v in variables.items()}
     return {
         "converged": bool(report.ok),
@@ -126,6 +129,7 @@ def _diagnostics(result, variables: dict[str, str]) -> dict:
         "ess_tail_min": float(report.ess_tail_min),
         "divergences": int(report.n_divergent),
         "sampling_s": float(sampling) if sampling is not None else None,
+        "leapfrog_steps_per_draw": float(np.mean(steps)) if steps is not None else None,
         "median": {k: float(np.median(d)) for k, d in draws.items()},
         "sd": {k: float(np.std(d)) for k, d in draws.items()},
     }
@@ -213,8 +217,8 @@ def _catalogue(source: dict[str, float]) -> tuple[float, float]:
     )
 
 
-def worker_simulate(folder: str) -> dict:
-    """Simulate the k-source datasets of :data:`OVERLAP_KS`; write them to ``folder``."""
+def worker_simulate(folder: str, ks: list[int]) -> dict:
+    """Simulate the datasets with k sources for each k of ``ks``; write them to ``folder``."""
     import astropy.units as u
     from astropy.coordinates import SkyCoord
 
@@ -242,7 +246,7 @@ def worker_simulate(folder: str) -> dict:
         *ENERGY_TRUE_TEV[:2], ENERGY_TRUE_TEV[2], unit="TeV", name="energy_true"
     )
     out = {}
-    for k in OVERLAP_KS:
+    for k in ks:
         name = f"overlap{k}"
         truth = overlap_truth(k)
         models = [
@@ -463,7 +467,7 @@ def _say(label: str, run: dict) -> None:
     print(f"{label}: whole {run['whole_process_s']:.1f} s{extra}", flush=True)
 
 
-def run_msh(repeats: int, draws: int, tune: int, tmp: Path, timeout: float):
+def run_msh(repeats: int, cold_repeats: int, draws: int, tune: int, tmp: Path, timeout: float):
     """Interleaved MSH 15-52 runs; returns (metrics, targets, runs)."""
     runs: dict[str, list[dict]] = {"gammapy": [], "cold": [], "warm": []}
     sampler = {"draws": draws, "tune": tune}
@@ -471,10 +475,10 @@ def run_msh(repeats: int, draws: int, tune: int, tmp: Path, timeout: float):
     for i in range(repeats):
         runs["gammapy"].append(_spawn("msh-gammapy", {}, None, timeout))
         _say(f"gammapy {i + 1}/{repeats}", runs["gammapy"][-1])
-        # the first cold run fills the cache that the warm runs then use
-        cold = tmp / ("warm" if i == 0 else f"cold-{i}")
-        runs["cold"].append(_spawn("msh-gammaprob", sampler, cold, timeout))
-        _say(f"gammaprob cold {i + 1}/{repeats}", runs["cold"][-1])
+        if i < cold_repeats:  # the first cold run fills the cache that the warm runs use
+            cold = tmp / ("warm" if i == 0 else f"cold-{i}")
+            runs["cold"].append(_spawn("msh-gammaprob", sampler, cold, timeout))
+            _say(f"gammaprob cold {i + 1}/{cold_repeats}", runs["cold"][-1])
         runs["warm"].append(_spawn("msh-gammaprob", sampler, tmp / "warm", timeout))
         _say(f"gammaprob warm {i + 1}/{repeats}", runs["warm"][-1])
 
@@ -523,13 +527,20 @@ def _pulls(values: dict, spread: dict, truth: dict) -> dict:
     return {key: (values[key] - reference[key]) / spread[key] for key in values}
 
 
-def run_overlap(draws: int, tune: int, tmp: Path, cache: Path, timeout: float):
-    """k = 1, 2, 3, 5 overlapping Gaussians: gammaprob NUTS and gammapy's fit of each."""
+def _ratio(run: dict, reference: dict, key: str) -> float | None:
+    """``run[key] / reference[key]``, None where either is missing or zero."""
+    if not run.get(key) or not reference.get(key):
+        return None
+    return run[key] / reference[key]
+
+
+def run_overlap(ks: list[int], draws: int, tune: int, tmp: Path, cache: Path, timeout: float):
+    """k overlapping Gaussians for each k of ``ks``: gammaprob NUTS and gammapy's fit."""
     folder = tmp / "overlap"
     folder.mkdir(exist_ok=True)
-    simulated = _spawn("simulate", {"folder": str(folder)}, cache, timeout)
+    simulated = _spawn("simulate", {"folder": str(folder), "ks": ks}, cache, timeout)
     metrics, targets, runs = {}, {}, {"simulation": simulated}
-    for k in OVERLAP_KS:
+    for k in ks:
         path = simulated[str(k)]["path"]
         gp = _spawn("overlap-gammapy", {"path": path, "k": k}, None, timeout)
         _say(f"gammapy {k} source(s)", gp)
@@ -559,16 +570,23 @@ def run_overlap(draws: int, tune: int, tmp: Path, cache: Path, timeout: float):
         metrics[f"overlap_{k}src/ess_bulk_min"] = _row(ours["ess_bulk_min"], None, "draws")
         targets[f"overlap_{k}src_converged"] = ours["converged"]
         targets[f"overlap_{k}src_gammapy_fit_success"] = gp["success"]
-    base = runs["1src"]["gammaprob"].get("sampling_s")
+    first = runs[f"{ks[0]}src"]
     scaling = {
-        f"{k}src": {
-            "sampling_s_over_1src": (runs[f"{k}src"]["gammaprob"].get("sampling_s") or 0) / base
-            if base
-            else None,
-            "gammapy_fit_over_1src": runs[f"{k}src"]["gammapy"]["fit_and_covariance_s"]
-            / runs["1src"]["gammapy"]["fit_and_covariance_s"],
+        f"{k}src_over_{ks[0]}src": {
+            "gammaprob_sampling_s": _ratio(
+                runs[f"{k}src"]["gammaprob"], first["gammaprob"], "sampling_s"
+            ),
+            "gammaprob_leapfrog_steps_per_draw": _ratio(
+                runs[f"{k}src"]["gammaprob"], first["gammaprob"], "leapfrog_steps_per_draw"
+            ),
+            "gammapy_fit_and_covariance_s": _ratio(
+                runs[f"{k}src"]["gammapy"], first["gammapy"], "fit_and_covariance_s"
+            ),
+            "gammapy_n_evaluations": _ratio(
+                runs[f"{k}src"]["gammapy"], first["gammapy"], "n_evaluations"
+            ),
         }
-        for k in OVERLAP_KS
+        for k in ks
     }
     return metrics, targets, runs, scaling
 
@@ -579,8 +597,12 @@ def main(args: argparse.Namespace) -> None:
     root = _data_root()
     if not (root / "hess-dl3-dr1").is_dir():
         raise SystemExit(f"{root / 'hess-dl3-dr1'} not found: GAMMAPY_DATA must hold hess-dl3-dr1")
-    if args.repeats < 1:
-        raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
+    if not 1 <= args.cold_repeats <= args.repeats:
+        raise SystemExit(
+            f"need 1 <= --cold-repeats <= --repeats, got {args.cold_repeats}, {args.repeats}"
+        )
+    if not args.ks or not set(args.ks) <= set(range(1, len(SOURCES) + 1)):
+        raise SystemExit(f"--ks must be among 1 to {len(SOURCES)}, got {args.ks}")
     if args.draws < 1 or args.tune < 0:
         raise SystemExit(f"--draws must be >= 1 and --tune >= 0, got {args.draws}, {args.tune}")
     out = Path(args.out).resolve() if args.out else None
@@ -590,12 +612,12 @@ def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="gammaprob-bench-nuts-") as tmp:
         tmp = Path(tmp)
         if args.only in (None, "msh"):
-            msh_metrics, targets, extra["msh1552_runs"] = run_msh(
-                args.repeats, args.draws, args.tune, tmp, args.timeout
-            )
-            metrics |= msh_metrics
+            msh = run_msh(args.repeats, args.cold_repeats, args.draws, args.tune, tmp, args.timeout)
+            metrics |= msh[0]
+            targets |= msh[1]
+            extra["msh1552_runs"] = msh[2]
         if args.only in (None, "overlap"):
-            overlap = run_overlap(args.draws, args.tune, tmp, tmp / "warm", args.timeout)
+            overlap = run_overlap(args.ks, args.draws, args.tune, tmp, tmp / "warm", args.timeout)
             metrics |= overlap[0]
             targets |= overlap[1]
             extra["overlap_runs"], extra["overlap_scaling"] = overlap[2:]
@@ -620,6 +642,8 @@ def main(args: argparse.Namespace) -> None:
             "targets": targets,
             "settings": {
                 "repeats": args.repeats,
+                "cold_repeats": args.cold_repeats,
+                "ks": args.ks,
                 "draws": args.draws,
                 "tune": args.tune,
                 "chains": 4,
@@ -638,7 +662,15 @@ if __name__ == "__main__":
         print(json.dumps(payload))
     else:
         parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("--repeats", type=int, default=3, help="MSH runs per variant")
+        parser.add_argument(
+            "--repeats", type=int, default=3, help="MSH runs of gammapy and warm gammaprob"
+        )
+        parser.add_argument(
+            "--cold-repeats", type=int, default=1, help="MSH cold gammaprob runs (<= --repeats)"
+        )
+        parser.add_argument(
+            "--ks", type=int, nargs="+", default=list(DEFAULT_KS), help="numbers of sources"
+        )
         parser.add_argument("--only", choices=("msh", "overlap"), help="run one part only")
         parser.add_argument("--out", help="results file (default results/extended_nuts.json)")
         parser.add_argument("--draws", type=int, default=1000, help="draws per chain")
