@@ -20,8 +20,10 @@ from gammaprob.inference.nutpie_backend import (  # noqa: E402
     PRIVATE_API,
     SUPPORTED_NUTPIE,
     NutpieCacheWarning,
+    StartGuardWarning,
     compile_nutpie,
     private_api_problems,
+    sample_nutpie,
 )
 
 
@@ -170,6 +172,72 @@ def test_chain_starts_are_pymc_draws_shrunk_per_variable():
         expected = support + (theirs - support) * np.array([float(scales[n]) for n in names])
         np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
     assert ours[1] == pytest.approx(theirs[1], abs=1e-12)  # "wide": scale 1, PyMC's start
+
+
+def _steep_model():
+    """A unit-normal prior under a likelihood 100 times narrower: PyMC's jitter of +-1
+    (the prior spread allows it) starts chains at ln p down to -1e4."""
+    import pymc as pm
+
+    with pm.Model() as model:
+        x = pm.Normal("x", 0.0, 1.0)
+        pm.Normal("y", mu=x, sigma=0.01, observed=np.array([0.0]))
+    return model
+
+
+def _logp(model):
+    fn = model.compile_logp()
+    return lambda value: float(fn({"x": value}))
+
+
+def test_chain_starts_far_below_the_initial_point_are_drawn_closer():
+    """ln p more than max(50, 10 n_dim) below the unjittered point: the jitter is halved."""
+    model = _steep_model()
+    compiled = compile_nutpie(model)
+    guard = compiled.initial_point_func
+    logp = _logp(model)
+    reference = logp(0.0)
+    unguarded = [float(guard.start(seed)[0]) for seed in range(20)]
+    starts = [float(compiled.initial_point_func(seed)[0]) for seed in range(20)]
+    assert min(logp(x) for x in unguarded) < reference - 1000  # the jitter lands far away
+    assert all(logp(x) >= reference - 50.0 for x in starts)
+    shrunk = {seed: factor for seed, factor, _, _ in guard.shrunk}
+    assert len(shrunk) >= 10
+    for seed, (before, after) in enumerate(zip(unguarded, starts, strict=True)):
+        if seed in shrunk:  # halved until within 50 (|x| <= 0.1), not further
+            assert after == pytest.approx(before * shrunk[seed], abs=1e-12)
+            assert abs(after) <= 0.1 < abs(2 * after)
+        else:
+            assert after == before
+
+
+def test_shrunk_chain_starts_are_reported_once():
+    model = _steep_model()
+    with pytest.warns(StartGuardWarning, match=r"of 4 chain starts .*jitter x0\.") as caught:
+        sample_nutpie(
+            model,
+            draws=5,
+            tune=5,
+            chains=4,
+            random_seed=1,
+            target_accept=0.9,
+            progressbar=False,
+        )
+    assert len([w for w in caught if w.category is StartGuardWarning]) == 1
+
+
+def test_chain_starts_of_a_well_posed_model_are_not_touched():
+    """No warning (warnings are errors) and the starts of the unguarded draws."""
+    model = _curved_model()
+    compiled = compile_nutpie(model)
+    for seed in range(20):
+        np.testing.assert_array_equal(
+            compiled.initial_point_func(seed), compiled.initial_point_func.start(seed)
+        )
+    assert compiled.initial_point_func.shrunk == []
+    sample_nutpie(
+        _model(), draws=5, tune=5, chains=2, random_seed=1, target_accept=0.9, progressbar=False
+    )
 
 
 _SIZES_SCRIPT = """

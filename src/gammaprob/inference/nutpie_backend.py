@@ -68,6 +68,7 @@ __all__ = [
     "PRIVATE_API",
     "SUPPORTED_NUTPIE",
     "NutpieCacheWarning",
+    "StartGuardWarning",
     "compilations",
     "compile_nutpie",
     "data_buffer",
@@ -264,12 +265,18 @@ def jitter_scales(model, *, draws: int = JITTER_PRIOR_DRAWS, seed: int = 0) -> d
     return scales
 
 
-def _initial_point_fn(model, initial_points):
+def _initial_point_fns(model, initial_points):
     """Seeded chain starts: the support point plus PyMC's jitter scaled by :func:`jitter_scales`.
 
     The uniform draws are PyMC's own for the same seed (the jittered minus the unjittered
     initial point), so a variable whose scale is 1 starts exactly where PyMC and nutpie would
     start it; only variables with a narrower prior get a proportionally smaller offset.
+
+    Returns
+    -------
+    center, start : callable
+        Seed to the unjittered and to the jittered initial point (dicts on the sampler's
+        scale).
     """
     from pymc.initial_point import make_initial_point_fn
 
@@ -296,7 +303,85 @@ def _initial_point_fn(model, initial_points):
             out[name] = value
         return out
 
-    return initial_point
+    return base, initial_point
+
+
+#: A chain start is "far" below the unjittered initial point when its log-density is lower
+#: by more than ``max(START_DROP_MIN, START_DROP_PER_DIM * n_dim)`` (see :class:`_GuardedStarts`).
+START_DROP_MIN = 50.0
+
+#: Per-dimension part of the "far" threshold of a chain start (log-density units).
+START_DROP_PER_DIM = 10.0
+
+#: Halvings of a far start's jitter tried before the chain starts at the unjittered point.
+START_MAX_HALVINGS = 6
+
+
+class StartGuardWarning(UserWarning):
+    """Chain starts whose log-density was far below the initial point were drawn closer to it."""
+
+
+class _GuardedStarts:
+    """Chain starts with a guard against starts at an absurd log-density.
+
+    A start whose ln p is non-finite or more than ``max(START_DROP_MIN, START_DROP_PER_DIM *
+    n_dim)`` below ln p at the unjittered initial point gets its jitter halved (at most
+    :data:`START_MAX_HALVINGS` times, then none) until it is within that margin. Near a
+    posterior's mode ln p of a typical draw is about ``n_dim / 2`` below the maximum (sd
+    ``sqrt(n_dim / 2)``), so a start 10 per dimension (at least 50) below the unjittered point
+    is far outside anything the sampler would visit; such starts (ln p of -1e15 to -1e46 for
+    the 3FHL Crab curvature) make NUTS adapt its step size to nothing. Starts within the
+    margin are returned unchanged (same seed, same start). Shrunk starts are recorded in
+    :attr:`shrunk` as ``(seed, factor, ln p before, ln p after)``.
+    """
+
+    def __init__(self, center, start, logp, n_dim: int):
+        self.center, self.start, self.logp = center, start, logp
+        self.margin = max(START_DROP_MIN, START_DROP_PER_DIM * n_dim)
+        self.shrunk: list[tuple[int, float, float, float]] = []
+        self.call = _private("nutpie.compile_pymc:_wrap_with_lock")(self._guarded)
+
+    def __call__(self, seed):
+        return self.call(seed)
+
+    def _acceptable(self, value: float, reference: float) -> bool:
+        return bool(np.isfinite(value) and value >= reference - self.margin)
+
+    def _guarded(self, seed):
+        center, start = self.center(seed), self.start(seed)
+        reference, first = self.logp(center), self.logp(start)
+        if not np.isfinite(reference) or self._acceptable(first, reference):
+            return start
+        factor, value, point = 1.0, first, center
+        for _ in range(START_MAX_HALVINGS):
+            factor /= 2
+            point = center + factor * (start - center)
+            value = self.logp(point)
+            if self._acceptable(value, reference):
+                break
+        else:
+            factor, point, value = 0.0, center, reference
+        self.shrunk.append((seed, factor, float(first), float(value)))
+        return point
+
+    def report(self, chains: int) -> None:
+        """Warn once about the shrunk starts (nutpie passes seeds, not chain numbers)."""
+        if not self.shrunk:
+            return
+        details = "; ".join(
+            f"seed {seed}: ln p {before:.3g} -> {after:.3g}, jitter x{factor:g}"
+            for seed, factor, before, after in self.shrunk
+        )
+        warnings.warn(
+            f"nutpie: {len(self.shrunk)} of {chains} chain starts had a log-density more than "
+            f"{self.margin:g} below the unjittered initial point (or non-finite); their jitter "
+            f"was halved until within that margin ({details}). Such starts usually mean a "
+            "parameter far from where the data constrain it (e.g. a reference energy far "
+            "outside the data's energy range, or a broad prior on a curvature).",
+            StartGuardWarning,
+            stacklevel=3,
+        )
+        self.shrunk.clear()
 
 
 def _has_shared(outputs) -> bool:
@@ -503,12 +588,13 @@ def _unpack_source(ndims: list[int]) -> tuple[str, str]:
     return "\n".join(lines), "".join(f", d{k}" for k in range(len(ndims)))
 
 
-def _own_compile(model, initial_points, flat_initial_point):
+def _own_compile(model, initial_points, center, start, n_dim: int):
     """Compile with nutpie's own code (not cached on disk), keeping this module's starts."""
     import nutpie
 
     compiled = nutpie.compile_pymc_model(model, backend="numba", initial_points=initial_points)
-    return dataclasses.replace(compiled, initial_point_func=flat_initial_point)
+    starts = _GuardedStarts(center, start, lambda x: float(compiled.logp_func(x)[0]), n_dim)
+    return dataclasses.replace(compiled, initial_point_func=starts)
 
 
 #: Largest model (unconstrained dimensions) sampled with nutpie's low-rank mass matrix by default.
@@ -841,16 +927,17 @@ def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
     problems = private_api_problems()
     if problems:
         return _public_compile(model, initial_points, "; ".join(problems))
-    initial_point_fn = _private("nutpie.compile_pymc:_wrap_with_lock")(
-        _initial_point_fn(model, initial_points)
-    )
+    center_fn, start_fn = _initial_point_fns(model, initial_points)
     graphs = _model_graphs(model, log_likelihood=log_likelihood)
     names, _, shapes = graphs.shape_info
-    flat_initial_point = _private("nutpie.compile_pymc:_rv_dict_to_flat_array_wrapper")(
-        initial_point_fn, names=names[: len(model.free_RVs)], shapes=shapes[: len(model.free_RVs)]
+    flat = functools.partial(
+        _private("nutpie.compile_pymc:_rv_dict_to_flat_array_wrapper"),
+        names=names[: len(model.free_RVs)],
+        shapes=shapes[: len(model.free_RVs)],
     )
+    center, start = flat(center_fn), flat(start_fn)
     if _has_shared(graphs.outputs):  # pm.Data: nutpie's own path
-        return _own_compile(model, initial_points, flat_initial_point)
+        return _own_compile(model, initial_points, center, start, graphs.n_dim)
     outputs, inputs, values = _lift_data(graphs.outputs)
     graphs = dataclasses.replace(graphs, outputs=outputs)
     key = _structure_key(graphs, inputs)
@@ -858,7 +945,7 @@ def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
     if compiled is None:
         compiled = _compile(model, graphs, inputs)
         if compiled is None:
-            return _own_compile(model, initial_points, flat_initial_point)
+            return _own_compile(model, initial_points, center, start, graphs.n_dim)
         _COMPILED[key] = compiled
         while len(_COMPILED) > CACHE_SIZE:
             _COMPILED.popitem(last=False)
@@ -872,7 +959,9 @@ def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
         _shapes={name: tuple(shape) for name, shape in zip(names, shapes, strict=True)},
         compiled_logp_func=compiled.logp_entry,
         compiled_expand_func=compiled.expand_entry,
-        initial_point_func=flat_initial_point,
+        initial_point_func=_GuardedStarts(
+            center, start, lambda x: float(compiled.logp_fn(x, *values)[0]), graphs.n_dim
+        ),
         shared_data={},
         shared_var_keys={},
         user_data=data_buffer(values),
@@ -958,6 +1047,8 @@ def sample_nutpie(
         adaptation=adaptation,
         **kwargs,
     )
+    if isinstance(compiled.initial_point_func, _GuardedStarts):
+        compiled.initial_point_func.report(chains)
     _move_log_likelihood(tree, model, compiled.shape_info)
     patch_nutpie_idata(tree, model, sampling_time=time.perf_counter() - start)
     return tree
