@@ -14,7 +14,9 @@ model's own formula (:meth:`SpatialModel.evaluate` on tensors). Both the brightn
 vector-Jacobian product are compiled by PyTensor's numba backend and called from inside the
 Op's numba kernel, so a sampler never re-enters Python. Models with hand-written kernels
 (:mod:`~gammaprob.forward.following_box_profiles`: the circular generalised Gaussian) use those
-instead, on tables of the nodes' trigonometry computed once per box.
+instead, on tables of the nodes' trigonometry computed once per box. A morphology without free
+parameters (a template) is evaluated once with numpy, convolved once, and its box is its
+support (the nodes where it has flux); every call returns a copy of that output.
 
 The box changes with the parameters, so the truncation at the evaluation radius moves with
 them: the brightness there is below the model's own negligibility threshold (e.g. 5 sigma for a
