@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gammaprob.modeling.spectral import repivot_log_parabola
+
 HERE = Path(__file__).resolve().parent
 #: Quantile levels stored per parameter.
 QUANTILES = (0.01, 0.025, 0.05, 0.1, 0.16, 0.25, 0.5, 0.75, 0.84, 0.9, 0.95, 0.975, 0.99)
@@ -187,43 +189,14 @@ def fermi_3fhl_models_dict() -> dict:
     return yaml.safe_load((fermi_3fhl_folder() / "Fermi-LAT-3FHL_models.yaml").read_text())
 
 
-def repivot(amplitude: float, alpha: float, beta: float, reference: float, new_reference: float):
-    """The same natural-log log-parabola written at another reference energy.
-
-    ``ln dN/dE = ln A - alpha L - beta L^2`` with ``L = ln(E / E0)``; at ``E1`` the amplitude is
-    ``A exp(-alpha L1 - beta L1^2)`` and the index ``alpha + 2 beta L1``, ``L1 = ln(E1 / E0)``;
-    ``beta`` is unchanged.
-
-    Parameters
-    ----------
-    amplitude : float
-        dN/dE at ``reference`` (any unit; returned in the same unit).
-    alpha, beta : float
-        Index and curvature at ``reference``.
-    reference, new_reference : float
-        Old and new reference energies (same unit).
-
-    Returns
-    -------
-    tuple of float
-        ``(amplitude, alpha, beta)`` at ``new_reference``.
-    """
-    if not (reference > 0 and new_reference > 0):
-        raise ValueError(
-            f"reference energies must be positive, got {reference} and {new_reference}"
-        )
-    shift = np.log(new_reference / reference)
-    return (
-        amplitude * np.exp(-alpha * shift - beta * shift**2),
-        alpha + 2.0 * beta * shift,
-        beta,
-    )
+#: The log-parabola re-pivot (also used by ``gammapy_reference.py``).
+repivot = repivot_log_parabola
 
 
 def repivot_models_dict(data: dict, new_reference_tev: float = FERMI_REFERENCE_TEV) -> dict:
     """A copy of the 3FHL model file's dict with the Crab log-parabola at ``new_reference_tev``.
 
-    The file's values are moved to the new reference energy (:func:`repivot`, the same
+    The file's values are moved to the new reference energy (:func:`gammaprob.modeling.spectral.repivot_log_parabola`, the same
     spectrum); their errors are left out (the ``"broad"`` policy does not use them).
     """
     import copy

@@ -13,6 +13,7 @@ from .curved import (
     SuperExpCutoffPowerLaw3FGL,
     SuperExpCutoffPowerLaw4FGL,
     SuperExpCutoffPowerLaw4FGLDR3,
+    repivot_log_parabola,
 )
 from .energy_scale import EnergyScale as EnergyScale
 from .energy_scale import energy_scale_prior as energy_scale_prior
@@ -51,4 +52,5 @@ __all__ = [
     "Template",
     "gauss_legendre_log",
     "quadrature_integral",
+    "repivot_log_parabola",
 ]

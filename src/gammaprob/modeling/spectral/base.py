@@ -213,3 +213,28 @@ def _energy_tev(energy: Any, name: str) -> np.ndarray:
         return np.asarray(energy.to_value(u.TeV), dtype=float)
     except u.UnitConversionError as exc:
         raise u.UnitConversionError(f"{name} must have an energy unit, got {energy.unit}") from exc
+
+
+def repivoted(model: SpectralModel, energy: Any, values: dict[str, float]) -> SpectralModel:
+    """Return a copy of ``model`` at reference energy ``energy`` with the given parameter values.
+
+    Used by the ``repivot`` methods. The parameters to move (the keys of ``values``, the
+    reference energy) must be fixed: a prior written for one reference energy means something
+    else at another, so priors are set after re-pivoting.
+    """
+    moved = [name for name in (*values, "reference") if not _is_fixed(model, name)]
+    if moved:
+        raise ValueError(
+            f"{type(model).__name__}.repivot needs fixed values of {moved}, which have a prior "
+            "or a tensor: re-pivot the fitted or catalogue values first, then set the priors"
+        )
+    new = model.copy()
+    for name, value in values.items():
+        getattr(new, name).value = float(value)
+    new.reference.value = float(_energy_tev(energy, "energy"))
+    return new
+
+
+def _is_fixed(model: SpectralModel, name: str) -> bool:
+    param = getattr(model, name)
+    return not (param.is_free or param.is_tensor)

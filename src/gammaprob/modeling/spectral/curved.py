@@ -21,7 +21,7 @@ from gammaprob.utils.xp import namespace
 from ..component import register
 from ..parameter import ParameterSpec
 from ..prior import HalfNormal, LogNormal, LogUniform, Normal
-from .base import SpectralModel
+from .base import SpectralModel, _energy_tev, repivoted
 from .powerlaw import AMPLITUDE, POSITIVE, REFERENCE
 
 __all__ = [
@@ -75,6 +75,76 @@ class LogParabola(SpectralModel):
         xp = namespace(energy, amplitude, reference, alpha, beta)
         x = xp.log(energy / reference)
         return amplitude * xp.exp(-(alpha + beta * x) * x)
+
+    def repivot(self, energy: u.Quantity) -> LogParabola:
+        r"""Return the same spectrum written at reference energy ``energy`` (a new model).
+
+        With :math:`L = \ln(E_1/E_0)`: amplitude :math:`\phi_0 e^{-\alpha L - \beta L^2}`
+        (the old spectrum at :math:`E_1`), index :math:`\alpha + 2 \beta L`, same
+        :math:`\beta`. Amplitude, index and curvature are least correlated near the
+        decorrelation energy, inside the data's range; a reference energy far outside it makes
+        the amplitude an extrapolation (see ``docs/modeling.md``).
+
+        Parameters
+        ----------
+        energy : Quantity
+            New reference energy (energy unit).
+
+        Returns
+        -------
+        LogParabola
+            A copy with moved amplitude (cm-2 s-1 TeV-1), alpha and reference (TeV).
+
+        Raises
+        ------
+        ValueError
+            Amplitude, alpha, beta or the reference energy has a prior or a tensor.
+        """
+        old = _energy_tev(self.reference.quantity, "reference")
+        values = repivot_log_parabola(
+            self.amplitude.value,
+            self.alpha.value,
+            self.beta.value,
+            float(old),
+            float(_energy_tev(energy, "energy")),
+        )
+        return repivoted(self, energy, dict(zip(("amplitude", "alpha"), values[:2], strict=True)))
+
+
+def repivot_log_parabola(
+    amplitude: float, alpha: float, beta: float, reference: float, new_reference: float
+) -> tuple[float, float, float]:
+    """Return a natural-log log-parabola's parameters at another reference energy.
+
+    ``ln dN/dE = ln A - alpha L - beta L^2`` with ``L = ln(E / E0)``; at ``E1`` the amplitude
+    is ``A exp(-alpha L1 - beta L1^2)`` and the index ``alpha + 2 beta L1``,
+    ``L1 = ln(E1 / E0)``; ``beta`` is unchanged.
+
+    Parameters
+    ----------
+    amplitude : float
+        dN/dE at ``reference`` (any unit; returned in the same unit).
+    alpha, beta : float
+        Index and curvature at ``reference``.
+    reference, new_reference : float
+        Old and new reference energies (the same unit).
+
+    Returns
+    -------
+    tuple of float
+        ``(amplitude, alpha, beta)`` at ``new_reference``.
+    """
+    if not (reference > 0 and new_reference > 0):
+        raise ValueError(
+            f"reference energies must be positive, got reference={reference} and "
+            f"new_reference={new_reference}"
+        )
+    shift = math.log(new_reference / reference)
+    return (
+        amplitude * math.exp(-alpha * shift - beta * shift**2),
+        alpha + 2.0 * beta * shift,
+        beta,
+    )
 
 
 @register("LogParabola10", kind="spectral", aliases=("lp10",))

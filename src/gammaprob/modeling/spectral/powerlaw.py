@@ -16,7 +16,7 @@ from gammaprob.utils.xp import namespace
 from ..component import register
 from ..parameter import ParameterSpec
 from ..prior import LogNormal, LogUniform, Normal
-from .base import SpectralModel
+from .base import SpectralModel, _energy_tev, repivoted
 
 __all__ = [
     "BrokenPowerLaw",
@@ -87,6 +87,32 @@ class PowerLaw(SpectralModel):
         """Differential flux (energy in TeV)."""
         xp = namespace(energy, index, amplitude, reference)
         return amplitude * xp.power(energy / reference, -index)
+
+    def repivot(self, energy: u.Quantity) -> PowerLaw:
+        r"""Return the same spectrum written at reference energy ``energy`` (a new model).
+
+        Amplitude :math:`\phi_0 (E_1/E_0)^{-\Gamma}`, same index.
+
+        Parameters
+        ----------
+        energy : Quantity
+            New reference energy (energy unit).
+
+        Returns
+        -------
+        PowerLaw
+            A copy with moved amplitude (cm-2 s-1 TeV-1) and reference (TeV).
+
+        Raises
+        ------
+        ValueError
+            Amplitude, index or the reference energy has a prior or a tensor.
+        """
+        ratio = float(_energy_tev(energy, "energy")) / float(self.reference.value)
+        if not ratio > 0:
+            raise ValueError(f"energy must be positive, got {energy}")
+        amplitude = self.amplitude.value * ratio ** (-self.index.value)
+        return repivoted(self, energy, {"amplitude": amplitude, "index": self.index.value})
 
     @staticmethod
     def integrate(lo, hi, index, amplitude, reference):
