@@ -21,13 +21,13 @@ launch to exit; the phases are timed inside it.
 Runs are interleaved per repeat (gammapy, gammaprob cold, gammaprob warm), after one
 unmeasured gammapy process that fills the operating system's file cache; every row is the
 median over ``--repeats`` runs (cold: over ``--cold-repeats``, default 1: a cold run costs a
-warm run plus the compilation, and one full MSH sampling run takes minutes). The posterior medians are compared with the gammapy fits of the
-same invocation in units of gammapy's error.
+warm run plus the compilation, and one full MSH sampling run takes minutes). The posterior
+medians are compared with the gammapy fits of the same invocation in units of gammapy's error.
 
 **Overlapping sources** (``--only overlap``). A survey-like region seen by CTA South (prod5,
 20 deg zenith, one 4 h pointing 1 deg away) with k = 1, 2, 3, 5 Gaussian sources of sizes
-0.1-0.3 deg whose centres are 0.30-0.34 deg from their neighbours (:data:`SOURCES`, the first k),
-plus the IRF background; counts Poisson-drawn from the predicted counts with
+0.1-0.3 deg whose centres are 0.30-0.34 deg from their nearest neighbour (:data:`SOURCES`, the
+first k), plus the IRF background; counts Poisson-drawn from the predicted counts with
 ``gammaprob.simulate.simulate_map_dataset`` (fixed seed), written in gammapy's DL4 layout.
 gammaprob samples the k-source model with defaults (priors: position Normal(catalogue, 0.1 deg)
 per axis where the catalogue position is the truth moved by 0.03 deg, size LogUniform(0.02,
