@@ -5,6 +5,10 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
+from .model_checks import check_reference_energies
+
 __all__ = ["build_model", "model_metadata"]
 
 # Provenance of each model built here (model YAML, dataset names), read back by ``sample``.
@@ -135,6 +139,7 @@ def build_model(
     _check_free(models)
     _check_temporal(datasets, models)
     responses, flux_points = _responses(datasets)
+    check_reference_energies(models, _energy_ranges(responses, flux_points))
     from ..modeling import check_hierarchies
 
     check_hierarchies(models.parameters)
@@ -162,6 +167,16 @@ def build_model(
         "onoff": onoff,
     }
     return model
+
+
+def _energy_ranges(responses: list, flux_points: list) -> dict[str, tuple[float, float]]:
+    """Dataset name to the energies (TeV) it constrains: true-energy range, flux-point span."""
+    ranges = {
+        r.name: (float(r.energy_true_edges[0]), float(r.energy_true_edges[-1])) for r in responses
+    }
+    for data in flux_points:
+        ranges[data.name] = (float(np.min(data.energy_ref)), float(np.max(data.energy_ref)))
+    return ranges
 
 
 def _refuse_removed(removed: dict) -> None:

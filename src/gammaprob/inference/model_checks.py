@@ -1,5 +1,8 @@
 """Checks of a PyMC model before sampling: improper priors, missing data, a bad start.
 
+:func:`check_reference_energies` (called by :func:`~gammaprob.inference.build_model`) warns
+when a spectral model's reference energy lies far outside the energies its data constrain.
+
 An improper (``pm.Flat``/``pm.HalfFlat``) prior is fine when the data constrain the variable
 (gammaprob's latent on/off backgrounds are such variables); a variable with an improper prior
 that no observed term or potential depends on makes the posterior improper: samplers then
@@ -8,11 +11,20 @@ wander off without any error. SMC and the log-evidence need every prior to be pr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..utils.errors import GammaprobError
 
-__all__ = ["ImproperModelError", "check_model", "improper_variables"]
+__all__ = [
+    "REFERENCE_ENERGY_DECADES",
+    "ImproperModelError",
+    "ReferenceEnergyWarning",
+    "check_model",
+    "check_reference_energies",
+    "improper_variables",
+]
 
 
 class ImproperModelError(GammaprobError, ValueError):
@@ -119,3 +131,84 @@ def check_model(model, *, evidence: bool = False, start: bool = False) -> None:
             "predicted counts where counts were observed, a value outside a prior's support) "
             "and that the priors cover plausible values."
         )
+
+
+#: Decades a reference energy may lie outside the data's energy range before a warning.
+REFERENCE_ENERGY_DECADES = 1.0
+
+
+class ReferenceEnergyWarning(UserWarning):
+    """A spectral model's reference energy is far outside the energies its data constrain."""
+
+
+def _spectral_leaves(spectral) -> list:
+    """Return the spectral components of a (compound or scaled) spectral model."""
+    children = [getattr(spectral, k, None) for k in ("model1", "model2", "model")]
+    children = [c for c in children if c is not None]
+    if not children:
+        return [spectral]
+    return [leaf for child in children for leaf in _spectral_leaves(child)]
+
+
+def _free(param) -> bool:
+    return param.is_free or param.is_tensor
+
+
+def check_reference_energies(models, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """Warn about spectral models whose reference energy is far outside their data's range.
+
+    A component with a free (or tensor) ``amplitude`` and a ``reference`` energy more than
+    :data:`REFERENCE_ENERGY_DECADES` outside the union of the energy ranges of the datasets
+    the source applies to has its amplitude, index and curvature defined by an
+    extrapolation: they are then strongly correlated and a curvature prior spreads the
+    predicted counts over many decades (the Fermi 3FHL Crab file, reference 50.5 MeV, data
+    10 GeV to 2 TeV: stuck nutpie chains). The remedy is a re-pivot of the values
+    (``LogParabola.repivot``, ``PowerLaw.repivot``) before setting the priors.
+
+    Parameters
+    ----------
+    models : Models
+        Sky models (other models, e.g. FoV backgrounds, are skipped).
+    ranges : dict
+        Dataset name to the ``(lowest, highest)`` energy it constrains, in TeV (the
+        true-energy range of a response, the span of flux-point energies).
+
+    Returns
+    -------
+    list of str
+        The warning messages (one per component), also issued as
+        :class:`ReferenceEnergyWarning`.
+    """
+    from gammaprob.forward._models import models_for
+
+    factor = 10.0**REFERENCE_ENERGY_DECADES
+    messages = []
+    for source in models:
+        spectral = getattr(source, "spectral", None)
+        names = [name for name in ranges if source in models_for([source], name, None)]
+        if spectral is None or not names:
+            continue
+        low = min(ranges[name][0] for name in names)
+        high = max(ranges[name][1] for name in names)
+        for leaf in _spectral_leaves(spectral):
+            params = leaf.parameters
+            if "reference" not in params or "amplitude" not in params:
+                continue
+            if not _free(params["amplitude"]) or _free(params["reference"]):
+                continue
+            reference = float(params["reference"].quantity.to_value("TeV"))
+            if low / factor <= reference <= high * factor:
+                continue
+            messages.append(
+                f"source {source.name!r}: the reference energy {reference:.3g} TeV of its "
+                f"{type(leaf).__name__} is more than {REFERENCE_ENERGY_DECADES:g} decade(s) "
+                f"outside the energy range of its data ({low:.3g} to {high:.3g} TeV, datasets "
+                f"{names}): the amplitude there is an extrapolation, strongly correlated with "
+                "the index (and curvature), and samplers may not converge. Re-pivot the "
+                "values near the data before setting the priors, e.g. "
+                f"spectral.repivot({np.sqrt(low * high):.3g} * u.TeV) (ideally at the "
+                "decorrelation energy), then give the parameters priors there."
+            )
+    for message in messages:
+        warnings.warn(message, ReferenceEnergyWarning, stacklevel=3)
+    return messages
