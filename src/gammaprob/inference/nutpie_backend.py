@@ -49,6 +49,10 @@ them (same seed, same draws); every other seeded run is unchanged. A fixed ``+-1
 standard deviations for a curvature with a ``Normal(0.1, 0.1)`` prior: in the
 multi-instrument Crab model (10 GeV to 100 TeV) such a start had a log-density of -2e19,
 the step size adapted to 0.003 and the chain never left (R-hat 1.59, ``docs/analysis.md``).
+
+A start whose log-density is non-finite or far below the unjittered initial point (by more
+than ``max(50, 10 n_dim)``) gets its jitter halved until it is not (:class:`_GuardedStarts`),
+and :func:`sample_nutpie` warns once (:class:`StartGuardWarning`); other starts are unchanged.
 """
 
 from __future__ import annotations
