@@ -269,7 +269,7 @@ def jitter_scales(model, *, draws: int = JITTER_PRIOR_DRAWS, seed: int = 0) -> d
     return scales
 
 
-def _initial_point_fns(model, initial_points):
+def _initial_point_fn(model, initial_points):
     """Seeded chain starts: the support point plus PyMC's jitter scaled by :func:`jitter_scales`.
 
     The uniform draws are PyMC's own for the same seed (the jittered minus the unjittered
@@ -278,9 +278,9 @@ def _initial_point_fns(model, initial_points):
 
     Returns
     -------
-    center, start : callable
-        Seed to the unjittered and to the jittered initial point (dicts on the sampler's
-        scale).
+    callable
+        Seed to the jittered initial point (a dict on the sampler's scale); its ``center``
+        attribute gives the unjittered one.
     """
     from pymc.initial_point import make_initial_point_fn
 
@@ -307,7 +307,8 @@ def _initial_point_fns(model, initial_points):
             out[name] = value
         return out
 
-    return base, initial_point
+    initial_point.center = base
+    return initial_point
 
 
 #: A chain start is "far" below the unjittered initial point when its log-density is lower
@@ -931,7 +932,7 @@ def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
     problems = private_api_problems()
     if problems:
         return _public_compile(model, initial_points, "; ".join(problems))
-    center_fn, start_fn = _initial_point_fns(model, initial_points)
+    start_fn = _initial_point_fn(model, initial_points)
     graphs = _model_graphs(model, log_likelihood=log_likelihood)
     names, _, shapes = graphs.shape_info
     flat = functools.partial(
@@ -939,7 +940,7 @@ def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
         names=names[: len(model.free_RVs)],
         shapes=shapes[: len(model.free_RVs)],
     )
-    center, start = flat(center_fn), flat(start_fn)
+    center, start = flat(start_fn.center), flat(start_fn)
     if _has_shared(graphs.outputs):  # pm.Data: nutpie's own path
         return _own_compile(model, initial_points, center, start, graphs.n_dim)
     outputs, inputs, values = _lift_data(graphs.outputs)
