@@ -51,7 +51,7 @@ multi-instrument Crab model (10 GeV to 100 TeV) such a start had a log-density o
 the step size adapted to 0.003 and the chain never left (R-hat 1.59, ``docs/analysis.md``).
 
 A start whose log-density is non-finite or far below the unjittered initial point (by more
-than ``max(50, 10 n_dim)``) gets its jitter halved until it is not (:class:`_GuardedStarts`),
+than 1000 times ``max(|ln p|, 10 n_dim)`` there) gets its jitter halved until it is not (:class:`_GuardedStarts`),
 and :func:`sample_nutpie` warns once (:class:`StartGuardWarning`); other starts are unchanged.
 """
 
@@ -311,15 +311,15 @@ def _initial_point_fn(model, initial_points):
     return initial_point
 
 
-#: A chain start is "far" below the unjittered initial point when its log-density is lower
-#: by more than ``max(START_DROP_MIN, START_DROP_PER_DIM * n_dim)`` (see :class:`_GuardedStarts`).
-START_DROP_MIN = 50.0
+#: A chain start is "far" below the unjittered initial point when its log-density is lower by
+#: more than ``START_DROP_FACTOR * max(|ln p(initial point)|, START_DROP_PER_DIM * n_dim)``.
+START_DROP_FACTOR = 1000.0
 
-#: Per-dimension part of the "far" threshold of a chain start (log-density units).
+#: Per-dimension floor of the scale of the "far" threshold (log-density units).
 START_DROP_PER_DIM = 10.0
 
 #: Halvings of a far start's jitter tried before the chain starts at the unjittered point.
-START_MAX_HALVINGS = 6
+START_MAX_HALVINGS = 10
 
 
 class StartGuardWarning(UserWarning):
@@ -329,28 +329,36 @@ class StartGuardWarning(UserWarning):
 class _GuardedStarts:
     """Chain starts with a guard against starts at an absurd log-density.
 
-    A start whose ln p is non-finite or more than ``max(START_DROP_MIN, START_DROP_PER_DIM *
-    n_dim)`` below ln p at the unjittered initial point gets its jitter halved (at most
-    :data:`START_MAX_HALVINGS` times, then none) until it is within that margin. Near a
-    posterior's mode ln p of a typical draw is about ``n_dim / 2`` below the maximum (sd
-    ``sqrt(n_dim / 2)``), so a start 10 per dimension (at least 50) below the unjittered point
-    is far outside anything the sampler would visit; such starts (ln p of -1e15 to -1e46 for
-    the 3FHL Crab curvature) make NUTS adapt its step size to nothing. Starts within the
-    margin are returned unchanged (same seed, same start). Shrunk starts are recorded in
-    :attr:`shrunk` as ``(seed, factor, ln p before, ln p after)``.
+    A start whose ln p is non-finite or far below ln p at the unjittered initial point, by
+    more than ``START_DROP_FACTOR * max(|ln p(initial point)|, START_DROP_PER_DIM * n_dim)``,
+    gets its jitter halved (at most :data:`START_MAX_HALVINGS` times, then none) until it is
+    within that margin; other starts are returned unchanged (same seed, same start).
+
+    The scale: across the parameters the data allow, ln p changes by about its own magnitude
+    (a model off by order unity in every bin) or, near the mode, by ``n_dim / 2``; NUTS
+    recovers from starts well beyond that (the re-pivoted 3FHL Crab converged from starts at
+    -5e8 with ln p -2e3 at the initial point, ``diagnosis.yaml``), but not from starts where
+    the gradient is astronomically large: the 3FHL Crab curvature at 50.5 MeV started chains
+    at ln p -2e11 to -2e46 (1e8 to 1e43 times the initial point's magnitude) and their step
+    size adapted to 1e-61. A factor 1000 keeps ordinary starts and catches those.
+    Shrunk starts are recorded in :attr:`shrunk` as ``(seed, factor, ln p before, after)``.
     """
 
     def __init__(self, center, start, logp, n_dim: int):
-        self.center, self.start, self.logp = center, start, logp
-        self.margin = max(START_DROP_MIN, START_DROP_PER_DIM * n_dim)
+        self.center, self.start, self.logp, self.n_dim = center, start, logp, n_dim
         self.shrunk: list[tuple[int, float, float, float]] = []
+        self.reference = math.nan  # ln p at the initial point, set when a start is shrunk
         self.call = _private("nutpie.compile_pymc:_wrap_with_lock")(self._guarded)
+
+    def margin(self, reference: float) -> float:
+        """Largest acceptable drop of ln p below ``reference``, the initial point's ln p."""
+        return START_DROP_FACTOR * max(abs(reference), START_DROP_PER_DIM * self.n_dim)
 
     def __call__(self, seed):
         return self.call(seed)
 
     def _acceptable(self, value: float, reference: float) -> bool:
-        return bool(np.isfinite(value) and value >= reference - self.margin)
+        return bool(np.isfinite(value) and value >= reference - self.margin(reference))
 
     def _guarded(self, seed):
         center, start = self.center(seed), self.start(seed)
@@ -367,6 +375,7 @@ class _GuardedStarts:
         else:
             factor, point, value = 0.0, center, reference
         self.shrunk.append((seed, factor, float(first), float(value)))
+        self.reference = float(reference)
         return point
 
     def report(self, chains: int) -> None:
@@ -379,7 +388,8 @@ class _GuardedStarts:
         )
         warnings.warn(
             f"nutpie: {len(self.shrunk)} of {chains} chain starts had a log-density more than "
-            f"{self.margin:g} below the unjittered initial point (or non-finite); their jitter "
+            f"{self.margin(self.reference):.3g} below the unjittered initial point (ln p "
+            f"{self.reference:.4g}) or a non-finite one; their jitter "
             f"was halved until within that margin ({details}). Such starts usually mean a "
             "parameter far from where the data constrain it (e.g. a reference energy far "
             "outside the data's energy range, or a broad prior on a curvature).",
