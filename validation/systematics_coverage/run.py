@@ -113,7 +113,16 @@ def _hierarchy_case(centred: bool = False) -> Case:
         *(f"{m}::index" for m in members),
         *(f"{m}::amplitude" for m in members),
     ]
-    return Case(datasets, models, {}, var_names, record_build_kwargs=False)
+    return Case(
+        datasets, models, {}, var_names, extra=_record_target_accept, record_build_kwargs=False
+    )
+
+
+def _record_target_accept(result, summary: dict, draws: int) -> None:
+    """Record the NUTS target acceptance ``sample`` used (its default for hierarchies)."""
+    from gammaprob.modeling.hierarchy import HIERARCHY_TARGET_ACCEPT
+
+    summary["target_accept"] = HIERARCHY_TARGET_ACCEPT
 
 
 def _map_case(**nuisance) -> Case:

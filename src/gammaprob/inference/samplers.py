@@ -64,7 +64,7 @@ def sample(
     chains: int = 4,
     sampler: SamplerName = "nutpie",
     random_seed: int | None = None,
-    target_accept: float = 0.9,
+    target_accept: float | None = None,
     progressbar: bool = True,
     log_likelihood: bool | Literal["pointwise"] = True,
     check: bool = True,
@@ -89,8 +89,11 @@ def sample(
         sequential Monte Carlo and records the log-evidence in ``sample_stats``.
     random_seed : int, optional
         Seed; the same seed reproduces the run.
-    target_accept : float
-        NUTS target acceptance rate.
+    target_accept : float, optional
+        NUTS target acceptance rate (default 0.9, or
+        :data:`~gammaprob.modeling.hierarchy.HIERARCHY_TARGET_ACCEPT` = 0.99 when the model
+        holds a :class:`~gammaprob.modeling.Hierarchy`, whose divergences a smaller step
+        removes); the value used is recorded in the provenance.
     progressbar : bool
         Show a progress bar.
     log_likelihood : bool or "pointwise"
@@ -113,6 +116,10 @@ def sample(
     """
     _require(sampler)
     check_model(model, evidence=sampler == "smc")
+    if target_accept is None:
+        from ..modeling.hierarchy import HIERARCHY_TARGET_ACCEPT, hierarchies_in
+
+        target_accept = HIERARCHY_TARGET_ACCEPT if hierarchies_in(model) else 0.9
     settings = {
         "sampler": sampler,
         "draws": draws,

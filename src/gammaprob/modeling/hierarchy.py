@@ -24,6 +24,16 @@ The parameterisation is non-centred by default: the sampler sees the standard-no
 centred hierarchy with few or weakly informative members does not stall NUTS.
 ``centred=True`` samples ``x_i`` directly (better when every member is tightly measured).
 
+**Sampling.** :func:`~gammaprob.inference.sample` raises the NUTS target acceptance rate to
+:data:`HIERARCHY_TARGET_ACCEPT` (0.99 instead of 0.9) when the model holds a hierarchy (an explicit
+``target_accept`` wins; the value used is in the provenance). Measured on the ``hierarchy_1d``
+coverage case (four power laws, indices from one normal population): the divergences sit where
+the population is wide and each member's index is pinned by its data and strongly correlated
+with its amplitude (correlation -0.95 to -0.99 at a 1 TeV reference, decorrelation energy near
+0.16 TeV), i.e. the curved ridge ``index_i = location + scale * offset_i``, not the funnel at
+``scale -> 0``; the smaller step size of a higher target removes them (replication 0: 15 -> 0,
+replication 2: 54 -> 0 divergences of 4000 draws, same seeds).
+
 A hierarchy needs at least two members: with one, the population scale is not identified
 (its posterior is its prior) and ``location`` and the member are one parameter; both
 :meth:`Hierarchy.priors` and :func:`~gammaprob.inference.build_model` (through
@@ -42,10 +52,24 @@ import numpy as np
 
 from .prior import Prior, prior_from_dict
 
-__all__ = ["POPULATIONS", "HierarchicalPrior", "Hierarchy", "check_hierarchies"]
+__all__ = [
+    "HIERARCHY_TARGET_ACCEPT",
+    "POPULATIONS",
+    "HierarchicalPrior",
+    "Hierarchy",
+    "check_hierarchies",
+    "hierarchies_in",
+]
 
 #: Population families of a :class:`Hierarchy`.
 POPULATIONS = ("normal", "lognormal")
+
+#: NUTS target acceptance rate :func:`~gammaprob.inference.sample` uses for a model holding a
+#: hierarchy (see the module docstring)
+HIERARCHY_TARGET_ACCEPT = 0.99
+
+# PyMC models -> names of the hierarchies whose members were created in them
+_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 # hierarchies read from YAML, interned by their specification so that members read from one
 # file share one object (and so one set of hyper-parameters in a model)
@@ -149,10 +173,13 @@ class Hierarchy:
     # -- graph --------------------------------------------------------------------------------
     def hyper(self, model: Any = None) -> tuple[Any, Any]:
         """Return the ``(location, scale)`` variables in ``model``, creating them once."""
+        import pymc as pm
+
         from .parameter import build_parameter
 
         location = build_parameter(self.location, f"{self.name}::location", model)
         scale = build_parameter(self.scale, f"{self.name}::scale", model)
+        _MODELS.setdefault(pm.modelcontext(model), set()).add(self.name)
         return location, scale
 
     def spec(self) -> dict[str, Any]:
@@ -351,6 +378,22 @@ def _single_member_message(name: str, members: list[str]) -> str:
         "least two members (with one, its scale is not identified and its location is the "
         "member itself); give that parameter an ordinary prior instead"
     )
+
+
+def hierarchies_in(model: Any) -> list[str]:
+    """Return the names of the hierarchies whose members are variables of ``model``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        A model (built by :func:`~gammaprob.inference.build_model` or by hand).
+
+    Returns
+    -------
+    list of str
+        Sorted hierarchy names (empty when the model holds none).
+    """
+    return sorted(_MODELS.get(model, ()))
 
 
 def check_hierarchies(parameters: Mapping[str, Any]) -> dict[str, list[str]]:
