@@ -16,13 +16,16 @@ gammapy's reduction are ``validation/_hess_dr1.py``'s.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-import _hess_dr1  # noqa: E402
+# imported by path: ``validation/`` on ``sys.path`` would shadow packages such as ``coverage``
+# (numba imports it) with its folders
+_SPEC = importlib.util.spec_from_file_location("_hess_dr1", HERE.parent / "_hess_dr1.py")
+_hess_dr1 = sys.modules.setdefault("_hess_dr1", importlib.util.module_from_spec(_SPEC))
+_SPEC.loader.exec_module(_hess_dr1)
 
 #: the runs and the map (MSH 15-52 as in gammapy's tutorial at the centre)
 STACKING = _hess_dr1.Stacking(
