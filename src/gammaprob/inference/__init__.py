@@ -11,7 +11,12 @@ from .comparison import (
 )
 from .criticism import LeaveOneGroupOut, leave_one_group_out
 from .diagnostics import ConvergenceReport, ConvergenceWarning, check_convergence
-from .model_checks import ImproperModelError, check_model, improper_variables
+from .model_checks import (
+    ImproperModelError,
+    ReferenceEnergyWarning,
+    check_model,
+    improper_variables,
+)
 from .optimize import find_map, fit_laplace
 from .provenance import add_provenance, file_hash
 from .results import load_result, models_from_result, save_result
@@ -25,6 +30,7 @@ __all__ = [
     "LOOResult",
     "LOOWarning",
     "LeaveOneGroupOut",
+    "ReferenceEnergyWarning",
     "SamplerNotInstalledError",
     "add_provenance",
     "build_model",
