@@ -629,7 +629,12 @@ class SamplerConfig(_Block):
     tune: int = Field(1000, ge=0, description="Tuning steps per chain (default 1000)")
     chains: int = Field(4, gt=0, description="Chains (default 4)")
     seed: int | None = Field(0, description="Random seed (default 0; null: not reproducible)")
-    target_accept: float = Field(0.9, gt=0, lt=1, description="NUTS target acceptance (0.9)")
+    target_accept: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="NUTS target acceptance (default null: 0.99 with a hierarchy, else 0.9)",
+    )
 
 
 class FluxPointsProductConfig(_Block):

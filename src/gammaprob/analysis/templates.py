@@ -26,7 +26,7 @@ sampler:
   tune: 1000             # tuning steps per chain (default 1000)
   chains: 4              # default 4
   seed: 0                # default 0; null: not reproducible
-  target_accept: 0.9     # NUTS target acceptance (default 0.9)
+  target_accept: null    # NUTS target acceptance (default null: 0.99 with a hierarchy, else 0.9)
 outputs:
   directory: gammaprob-analysis   # relative to this file (default gammaprob-analysis)
   result: result.nc      # DataTree netCDF (default result.nc)
