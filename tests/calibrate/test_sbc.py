@@ -7,7 +7,7 @@ from gammaprob.calibrate import SBCError, run_sbc
 from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
 from gammaprob.simulate import parametric_spectrum_dataset, simulate_spectrum_dataset
 
-FAST = {"draws": 400, "tune": 500, "chains": 2}  # ESS ~ 300-800 per replication, R-hat < 1.02
+FAST = {"draws": 500, "tune": 1000, "chains": 2}  # ESS ~ 400-1000 per replication
 
 
 def _source(index=None):
@@ -94,11 +94,18 @@ def test_marginal_onoff_counts_above_the_template_are_handled():
 @pytest.mark.slow
 @pytest.mark.sampling
 def test_dask_workers_give_the_serial_ranks():
-    kwargs = {"n_replications": 2, "n_draws": 20, "sample_kwargs": FAST, "random_seed": 5}
+    """Replication k draws the same truth and data on a worker as in the serial loop.
+
+    The ranks agree to within 2 of 20, not bitwise: a structure compiled in this process and
+    the same structure loaded from the compile cache by a worker differ in the last ulp of
+    logp (numba's fresh and cached machine code), which NUTS amplifies over a run. A seeding
+    error (other truths or data per replication) moves ranks across the whole 0-20 range.
+    """
+    kwargs = {"n_replications": 3, "n_draws": 20, "sample_kwargs": FAST, "random_seed": 5}
     serial = run_sbc(_template(), _source(), **kwargs)
     parallel = run_sbc(_template(), _source(), n_workers=2, **kwargs)
     for name in serial.ranks:
-        np.testing.assert_array_equal(serial.ranks[name], parallel.ranks[name])
+        assert np.all(np.abs(serial.ranks[name] - parallel.ranks[name]) <= 2), name
 
 
 def test_simulated_counts_go_into_the_safe_mask_bins():
