@@ -11,6 +11,7 @@ draw by the compiled model (:mod:`gammaprob.inference.nutpie_backend`), with the
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import time
 import warnings
@@ -154,6 +155,8 @@ def sample(
             **kwargs,
         )
     elif sampler == "nutpie":
+        from gammaprob.likelihood.groups import energy_groups
+
         from .nutpie_backend import sample_nutpie
 
         tree = sample_nutpie(
@@ -164,8 +167,12 @@ def sample(
             random_seed=random_seed,
             target_accept=target_accept,
             progressbar=progressbar,
-            # computed with each draw by the compiled code (no second compilation)
-            log_likelihood=log_likelihood is True and _has_observed(model),
+            # computed with each draw by the compiled code (no second compilation), except
+            # for map datasets: their per-bin terms hold the response as constants inside an
+            # OpFromGraph, which numba cannot cache; they are reduced after sampling
+            log_likelihood=log_likelihood is True
+            and _has_observed(model)
+            and not energy_groups(model),
             **kwargs,
         )
     else:
@@ -257,6 +264,23 @@ def _add_log_likelihood(tree, model, *, pointwise: bool = False) -> None:
         model.rvs_to_initial_values.update(initial)
 
 
+@contextlib.contextmanager
+def _uncached_map_loop():
+    """Silence numba's "Cannot cache" warning for the map likelihood's fused loop only.
+
+    The loop holds its dataset's arrays (> 1 MB) in its closure, so numba compiles the
+    log-likelihood function again in each process instead of caching it: a compile cost
+    (docs/inference.md), not a change of results.
+    """
+    from numba.core.errors import NumbaWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", r'Cannot cache compiled function "numba_ofg"', NumbaWarning
+        )
+        yield
+
+
 def reduced_log_likelihood(posterior, model):
     """Log-likelihood per draw: spectrum bins as they are, map datasets summed per energy bin.
 
@@ -311,7 +335,8 @@ def reduced_log_likelihood(posterior, model):
     outputs: list = [None] * len(observed)
     for c in range(n_chain):
         for d in range(n_draw):
-            logps = function(*(x[c, d] for x in values))
+            with _uncached_map_loop():
+                logps = function(*(x[c, d] for x in values))
             for i, logp in enumerate(logps):
                 logp = np.asarray(logp, dtype=np.float64)
                 plan = plans[i]
