@@ -333,22 +333,22 @@ def reduced_log_likelihood(posterior, model):
         labels = groups.get(rv.name.split("::", 1)[0])
         plans.append(None if labels is None else np.unique(labels, return_inverse=True))
     outputs: list = [None] * len(observed)
-    for c in range(n_chain):
-        for d in range(n_draw):
-            with _uncached_map_loop():
+    with _uncached_map_loop():  # numba compiles the function at its first call
+        for c in range(n_chain):
+            for d in range(n_draw):
                 logps = function(*(x[c, d] for x in values))
-            for i, logp in enumerate(logps):
-                logp = np.asarray(logp, dtype=np.float64)
-                plan = plans[i]
-                if plan is not None and plan[1].size != logp.size:
-                    raise ValueError(
-                        f"observed term {observed[i].name!r} has {logp.size} elements but "
-                        f"{plan[1].size} energy labels were recorded at build time"
-                    )
-                row = logp if plan is None else np.bincount(plan[1], logp.ravel(), plan[0].size)
-                if outputs[i] is None:
-                    outputs[i] = np.empty((n_chain, n_draw, *row.shape))
-                outputs[i][c, d] = row
+                for i, logp in enumerate(logps):
+                    logp = np.asarray(logp, dtype=np.float64)
+                    plan = plans[i]
+                    if plan is not None and plan[1].size != logp.size:
+                        raise ValueError(
+                            f"observed term {observed[i].name!r} has {logp.size} elements but "
+                            f"{plan[1].size} energy labels were recorded at build time"
+                        )
+                    row = logp if plan is None else np.bincount(plan[1], logp.ravel(), plan[0].size)
+                    if outputs[i] is None:
+                        outputs[i] = np.empty((n_chain, n_draw, *row.shape))
+                    outputs[i][c, d] = row
     data = {}
     for rv, plan, array in zip(observed, plans, outputs, strict=True):
         if plan is not None:
