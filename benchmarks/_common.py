@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,11 @@ def best_time(func: Callable[[], object], repeat: int = 7, min_time: float = 0.2
             func()
         best = min(best, (time.perf_counter() - start) / number)
     return best
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    """Median of ``key`` over the per-process records ``runs``."""
+    return statistics.median(r[key] for r in runs)
 
 
 def versions(*names: str) -> dict[str, str | None]:

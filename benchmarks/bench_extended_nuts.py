@@ -450,10 +450,6 @@ def _row(ours: float | None, theirs: float | None, unit: str = "s") -> dict:
     return {"gammaprob": ours, "gammapy": theirs, "ratio": ratio, "unit": unit}
 
 
-def _median(runs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
-
-
 def _say(label: str, run: dict) -> None:
     extra = ""
     if "r_hat_max" in run:
@@ -469,6 +465,8 @@ def _say(label: str, run: dict) -> None:
 
 def run_msh(repeats: int, cold_repeats: int, draws: int, tune: int, tmp: Path, timeout: float):
     """Interleaved MSH 15-52 runs; returns (metrics, targets, runs)."""
+    from _common import median_of
+
     runs: dict[str, list[dict]] = {"gammapy": [], "cold": [], "warm": []}
     sampler = {"draws": draws, "tune": tune}
     _say("gammapy warm-up (not measured)", _spawn("msh-gammapy", {}, None, timeout))
@@ -483,34 +481,36 @@ def run_msh(repeats: int, cold_repeats: int, draws: int, tune: int, tmp: Path, t
         _say(f"gammaprob warm {i + 1}/{repeats}", runs["warm"][-1])
 
     gp = runs["gammapy"]
-    gp_whole, gp_fit = _median(gp, "whole_process_s"), _median(gp, "fit_and_covariance_s")
+    gp_whole, gp_fit = median_of(gp, "whole_process_s"), median_of(gp, "fit_and_covariance_s")
     metrics = {
         "msh1552/reduction_s": _row(
-            _median(runs["warm"], "reduction_s"), _median(gp, "reduction_s")
+            median_of(runs["warm"], "reduction_s"), median_of(gp, "reduction_s")
         )
     }
     targets = {}
     for variant in ("warm", "cold"):
         ours = runs[variant]
-        whole = _median(ours, "whole_process_s")
+        whole = median_of(ours, "whole_process_s")
         metrics[f"msh1552/whole_process_s[{variant}]"] = _row(whole, gp_whole)
         metrics[f"msh1552/whole_process_cpu_s[{variant}]"] = _row(
-            _median(ours, "whole_process_cpu_s"), _median(gp, "whole_process_cpu_s")
+            median_of(ours, "whole_process_cpu_s"), median_of(gp, "whole_process_cpu_s")
         )
         metrics[f"msh1552/fit_or_sample_s[{variant}]"] = _row(
-            _median(ours, "sample_call_s"), gp_fit
+            median_of(ours, "sample_call_s"), gp_fit
         )
-        metrics[f"msh1552/build_s[{variant}]"] = _row(_median(ours, "build_s"), None)
+        metrics[f"msh1552/build_s[{variant}]"] = _row(median_of(ours, "build_s"), None)
         targets[f"msh1552_whole_process_{variant}_within_10x_gammapy"] = whole <= 10 * gp_whole
         targets[f"msh1552_all_{variant}_runs_converged"] = all(r["converged"] for r in ours)
-    metrics["msh1552/import_s"] = _row(_median(runs["warm"], "import_s"), _median(gp, "import_s"))
+    metrics["msh1552/import_s"] = _row(
+        median_of(runs["warm"], "import_s"), median_of(gp, "import_s")
+    )
     sampled = [r.get("sampling_s") for r in runs["warm"]]
     if all(s is not None for s in sampled):
         metrics["msh1552/sampling_s[warm]"] = _row(statistics.median(sampled), gp_fit)
     # posterior medians against gammapy's best fit of this invocation, in gammapy's errors
     for run in runs["cold"] + runs["warm"]:
         run["pull_vs_gammapy"] = {
-            name: (run["median"][name] - _median(gp, name)) / _median(gp, f"{name}_err")
+            name: (run["median"][name] - median_of(gp, name)) / median_of(gp, f"{name}_err")
             for name in (*MSH_SOURCE_PARAMS, *MSH_BACKGROUND_PARAMS)
         }
     targets["msh1552_max_abs_pull_vs_gammapy_le_0.3"] = all(

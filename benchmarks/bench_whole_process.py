@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,10 +130,6 @@ def _spawn(kind: str, cache: Path | None) -> dict:
     return out
 
 
-def _median(runs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
-
-
 def _report(label: str, run: dict) -> None:
     extra = ""
     if "sample_call_s" in run:
@@ -147,7 +142,7 @@ def _report(label: str, run: dict) -> None:
 
 def main(repeat: int, dev: bool = False) -> None:
     """Run ``repeat`` processes per variant; ``dev``: print only, write no results file."""
-    from _common import write_results
+    from _common import median_of, write_results
 
     if not os.environ.get("GAMMAPY_DATA"):
         raise SystemExit("set GAMMAPY_DATA to run this benchmark")
@@ -175,12 +170,12 @@ def main(repeat: int, dev: bool = False) -> None:
             _report(f"gammaprob other bins, warm caches {i + 1}/{repeat}", run)
             runs["other_bins"].append(run)
 
-    gp_wall = _median(runs["gammapy"], "whole_process_s")
-    gp_cpu = _median(runs["gammapy"], "whole_process_cpu_s")
+    gp_wall = median_of(runs["gammapy"], "whole_process_s")
+    gp_cpu = median_of(runs["gammapy"], "whole_process_cpu_s")
     metrics, targets = {}, {}
     for variant in ("cold", "warm", "other_bins"):
-        wall = _median(runs[variant], "whole_process_s")
-        cpu = _median(runs[variant], "whole_process_cpu_s")
+        wall = median_of(runs[variant], "whole_process_s")
+        cpu = median_of(runs[variant], "whole_process_cpu_s")
         metrics[f"whole_process_s[{variant}]"] = {
             "gammaprob": wall,
             "gammapy": gp_wall,
@@ -195,14 +190,14 @@ def main(repeat: int, dev: bool = False) -> None:
         }
         for phase in ("import_s", "read_s", "build_s", "sample_call_s"):
             metrics[f"{phase}[{variant}]"] = {
-                "gammaprob": _median(runs[variant], phase),
+                "gammaprob": median_of(runs[variant], phase),
                 "unit": "s",
             }
         limit = 2.0 if variant == "cold" else 1.0
         targets[f"whole_process_{variant}_within_{limit:g}x_gammapy"] = wall <= limit * gp_wall
         targets[f"all_{variant}_runs_converged"] = all(r["converged"] for r in runs[variant])
     for phase in ("import_s", "read_s", "fit_and_covariance_s"):
-        metrics[f"gammapy_{phase}"] = {"gammapy": _median(runs["gammapy"], phase), "unit": "s"}
+        metrics[f"gammapy_{phase}"] = {"gammapy": median_of(runs["gammapy"], phase), "unit": "s"}
     for key, value in targets.items():
         print(f"target {key}: {value}")
     for key, metric in metrics.items():
