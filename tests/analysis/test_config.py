@@ -253,7 +253,7 @@ ERRORS = [
         None,
         "sampler.kind",
         "stan",
-        "sampler.kind: expected one of nutpie, pymc, numpyro, blackjax, emcee, smc (got 'stan')",
+        "sampler.kind: expected one of nutpie, pymc, numpyro, emcee, smc (got 'stan')",
     ),
     (None, "sampler.chains", 0, "sampler.chains: input should be greater than 0 (got 0)"),
     (None, "sampler.target_accept", 1.2, "sampler.target_accept: input should be less than 1"),

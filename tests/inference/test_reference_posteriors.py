@@ -10,8 +10,8 @@ other cases (joint Crab, H.E.S.S. Crab 1D, Fermi 3FHL Crab 3D) are compared by
 also checked here against a short nutpie run, against gammapy's best fit, and its likelihood
 against gammapy's Cash statistic (``gammapy_reference.yaml``).
 
-A sampler offered by ``sample`` but not installed by the ``test`` extra (blackjax) must be
-refused with an error naming the missing package; one the extra installs must be importable (the test fails otherwise).
+Every sampler ``sample`` offers must be installed by the ``test`` extra (the test fails
+otherwise, it does not skip).
 """
 
 from __future__ import annotations
@@ -29,14 +29,11 @@ from gammaprob.inference import SAMPLERS, sample
 HERE = Path(__file__).resolve().parents[2] / "validation" / "reference_posteriors"
 CASE = "pks2155_flare_bin"
 FERMI = "fermi_3fhl_crab_3d"
-#: samplers the ``test`` extra does not install (pyproject.toml)
-NOT_IN_TEST_EXTRA = {"blackjax": "blackjax is in no extra of pyproject.toml"}
 #: short runs (draws kept per chain; emcee: walkers reported as chains; smc: particles)
 SETTINGS = {
     "nutpie": {"chains": 2, "tune": 500, "draws": 1000},
     "pymc": {"chains": 2, "tune": 500, "draws": 1000},
     "numpyro": {"chains": 2, "tune": 500, "draws": 1000},
-    "blackjax": {"chains": 2, "tune": 500, "draws": 1000},
     "emcee": {"chains": 16, "tune": 500, "draws": 1000},
     "smc": {"chains": 2, "draws": 1000},
 }
@@ -100,25 +97,13 @@ def test_settings_cover_every_sampler():
 
 @pytest.mark.parametrize(
     "sampler",
-    [
-        pytest.param(s, marks=pytest.mark.jax) if s in ("numpyro", "blackjax") else s
-        for s in SAMPLERS
-    ],
+    [pytest.param(s, marks=pytest.mark.jax) if s == "numpyro" else s for s in SAMPLERS],
 )
 def test_sampler_agrees_with_reference(sampler, cases, case, nutpie_summary):
     from gammaprob.inference.samplers import _REQUIRES
 
     missing = [p for p in _REQUIRES.get(sampler, ()) if importlib.util.find_spec(p) is None]
     model, names, reference = case
-    if missing and sampler in NOT_IN_TEST_EXTRA:
-        from gammaprob.inference.samplers import SamplerNotInstalledError
-
-        # not installed by the test extra: refused early, naming the missing package
-        with pytest.raises(
-            SamplerNotInstalledError, match=rf"sampler '{sampler}' needs .*blackjax"
-        ):
-            sample(model, sampler=sampler, progressbar=False, **SETTINGS[sampler])
-        return
     assert not missing, f"{sampler} needs {missing}, which the test extra should install"
     if sampler == "nutpie":
         summary = nutpie_summary

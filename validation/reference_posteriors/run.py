@@ -37,7 +37,6 @@ SAMPLER_SETTINGS = {
     "nutpie": {"chains": 4, "tune": 1000, "draws": 1000},
     "pymc": {"chains": 4, "tune": 1000, "draws": 1000},
     "numpyro": {"chains": 4, "tune": 1000, "draws": 1000},
-    "blackjax": {"chains": 4, "tune": 1000, "draws": 1000},
     "emcee": {"chains": 32, "tune": 1000, "draws": 2000},
     "smc": {"chains": 4, "tune": 0, "draws": 2000},
 }

@@ -80,7 +80,7 @@ SAFE_MASK_METHODS = (
     "bkg-peak",
 )
 #: Samplers (:data:`gammaprob.inference.SAMPLERS`).
-SAMPLER_KINDS = ("nutpie", "pymc", "numpyro", "blackjax", "emcee", "smc")
+SAMPLER_KINDS = ("nutpie", "pymc", "numpyro", "emcee", "smc")
 
 
 class ConfigError(GammaprobError, ValueError):

@@ -21,7 +21,7 @@ _COMMON_TAIL = """\
 likelihood:
   onoff: marginal        # marginal (default) | latent | wstat
 sampler:
-  kind: nutpie           # nutpie (default) | pymc | numpyro | blackjax | emcee | smc
+  kind: nutpie           # nutpie (default) | pymc | numpyro | emcee | smc
   draws: 1000            # kept draws per chain (default 1000)
   tune: 1000             # tuning steps per chain (default 1000)
   chains: 4              # default 4

@@ -13,7 +13,7 @@ real and imaginary parts), not as arrays captured by the compiled code, so the c
 depends only on the shapes: numba caches it on disk whatever the kernels' size, and a second
 process with the same shapes loads it instead of compiling it. The Op runs in compiled numba
 graphs as ``numpy.fft`` products inside numba (rocket-fft, no object mode), in JAX graphs as
-``jax.numpy.fft`` products (numpyro, blackjax) and in the C/Python backends through
+``jax.numpy.fft`` products (numpyro) and in the C/Python backends through
 :meth:`FFTConvolve.perform` (scipy's FFT); all give the same numbers to rounding. It is off the
 default path: extended sources are convolved by the following-box Op
 (:mod:`gammaprob.forward.following_box`); this Op serves the PSF per reconstructed energy

@@ -211,7 +211,7 @@ class FollowingBox:
     def static_graph(self, theta):
         """Compute what the Op computes on the whole static box, as a plain PyTensor graph.
 
-        For backends without the numba kernel (JAX: numpyro, blackjax), where a rewrite puts it
+        For backends without the numba kernel (JAX: numpyro), where a rewrite puts it
         in place of the Op; the model is evaluated on every static-box pixel (the cost of the
         static box, the same numbers up to the truncation at the evaluation radius).
         """

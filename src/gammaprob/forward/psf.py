@@ -438,7 +438,7 @@ _register_numba()
 def psf_rows_graph(op: PsfRows, lon_0, lat_0) -> list:
     """Compute what :class:`PsfRows` computes, as a plain pytensor graph (same formulas).
 
-    For backends without the numba loop (JAX: numpyro, blackjax), where a rewrite puts it in
+    For backends without the numba loop (JAX: numpyro), where a rewrite puts it in
     place of the Op. Returns the rows and their derivatives in ``lon_0`` and ``lat_0``.
     """
     import pytensor.tensor as pt

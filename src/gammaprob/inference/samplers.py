@@ -25,16 +25,15 @@ from .provenance import add_provenance
 
 __all__ = ["SAMPLERS", "SamplerNotInstalledError", "sample"]
 
-SamplerName = Literal["pymc", "nutpie", "numpyro", "blackjax", "emcee", "smc"]
-SAMPLERS = ("pymc", "nutpie", "numpyro", "blackjax", "emcee", "smc")
+SamplerName = Literal["pymc", "nutpie", "numpyro", "emcee", "smc"]
+SAMPLERS = ("pymc", "nutpie", "numpyro", "emcee", "smc")
 
 _REQUIRES = {
     "nutpie": ("nutpie",),
     "numpyro": ("jax", "numpyro"),
-    "blackjax": ("jax", "blackjax"),
     "emcee": ("emcee",),
 }
-_EXTRA = {"numpyro": "jax", "blackjax": "jax"}
+_EXTRA = {"numpyro": "jax"}
 
 
 class SamplerNotInstalledError(GammaprobError, ImportError):
@@ -82,10 +81,10 @@ def sample(
         is the burn-in; for ``smc`` ``draws`` is the number of particles per chain.
     chains : int
         Independent chains (walkers for ``emcee`` are reported as chains).
-    sampler : {"pymc", "nutpie", "numpyro", "blackjax", "emcee", "smc"}
+    sampler : {"pymc", "nutpie", "numpyro", "emcee", "smc"}
         ``nutpie`` (default, a dependency of gammaprob) is the fastest NUTS on a CPU, with
         its compiled code cached between processes; ``pymc`` is PyMC's own NUTS; ``numpyro``
-        and ``blackjax`` are JAX NUTS (on a GPU when JAX sees one); ``emcee`` drives the
+        is JAX NUTS (on a GPU when JAX sees one; the ``jax`` extra); ``emcee`` drives the
         affine-invariant ensemble sampler with the compiled log-posterior; ``smc`` is
         sequential Monte Carlo and records the log-evidence in ``sample_stats``.
     random_seed : int, optional
@@ -180,7 +179,7 @@ def sample(
 
         if "step" not in kwargs:  # a user's prebuilt step method carries its own settings
             kwargs["nuts"] = {"target_accept": target_accept, **kwargs.pop("nuts", {})}
-        if sampler in ("numpyro", "blackjax"):
+        if sampler == "numpyro":
             kwargs["nuts"].setdefault("chain_method", _jax_chain_method(chains))
         tree = pm.sample(
             draws=draws,
