@@ -48,7 +48,9 @@ def test_defaults_are_filled_in():
     del data["sampler"], data["likelihood"], data["outputs"], data["priors"]
     config = AnalysisConfig.from_dict(data)
     assert config.sampler.kind == "nutpie"
-    assert (config.sampler.draws, config.sampler.tune, config.sampler.chains) == (1000, 1000, 4)
+    # draws and target_accept defer to sample(): 2000 and 0.99 with a hierarchy, else 1000, 0.9
+    assert (config.sampler.draws, config.sampler.tune, config.sampler.chains) == (None, 1000, 4)
+    assert config.sampler.target_accept is None
     assert config.likelihood.onoff == "marginal"
     assert config.outputs.report == "html"
     assert config.datasets[0].background.method == "reflected"

@@ -26,7 +26,7 @@ from gammaprob.modeling import (
     check_hierarchies,
     spectral,
 )
-from gammaprob.modeling.hierarchy import HIERARCHY_TARGET_ACCEPT, hierarchies_in
+from gammaprob.modeling.hierarchy import HIERARCHY_DRAWS, HIERARCHY_TARGET_ACCEPT, hierarchies_in
 from gammaprob.simulate import parametric_spectrum_dataset, simulate_spectrum_dataset
 
 
@@ -232,6 +232,10 @@ def _target_accept(result) -> float:
     return json.loads(result.attrs["sampler_settings"])["target_accept"]
 
 
+def _draws(result) -> int:
+    return json.loads(result.attrs["sampler_settings"])["draws"]
+
+
 def _plain_and_hierarchy_models():
     datasets, models = _index_population_models(n_bins=4)
     plain = SkyModel(
@@ -258,6 +262,19 @@ def test_sample_raises_target_accept_for_hierarchies():
     assert _target_accept(sample(hierarchical, **short)) == HIERARCHY_TARGET_ACCEPT == 0.99
     assert _target_accept(sample(hierarchical, target_accept=0.8, **short)) == 0.8
     assert _target_accept(sample(plain, **short)) == 0.9
+
+
+def test_sample_takes_more_draws_for_hierarchies():
+    """sample() keeps 2000 draws per chain with a hierarchy, 1000 otherwise; explicit wins."""
+    plain, hierarchical = _plain_and_hierarchy_models()
+    short = {"tune": 5, "chains": 1, "random_seed": 0, "progressbar": False}
+    short |= {"check": False, "log_likelihood": False}
+    result = sample(hierarchical, **short)
+    assert _draws(result) == HIERARCHY_DRAWS == 2000
+    assert result.posterior.sizes["draw"] == 2000
+    assert _draws(sample(hierarchical, draws=7, **short)) == 7
+    plain_result = sample(plain, **short)
+    assert _draws(plain_result) == plain_result.posterior.sizes["draw"] == 1000
 
 
 @pytest.mark.sampling

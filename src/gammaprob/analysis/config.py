@@ -625,7 +625,11 @@ class SamplerConfig(_Block):
     kind: Literal[SAMPLER_KINDS] = Field(  # type: ignore[valid-type]
         "nutpie", description="Sampler (default nutpie)"
     )
-    draws: int = Field(1000, gt=0, description="Kept draws per chain (default 1000)")
+    draws: int | None = Field(
+        None,
+        gt=0,
+        description="Kept draws per chain (default null: 2000 with a hierarchy, else 1000)",
+    )
     tune: int = Field(1000, ge=0, description="Tuning steps per chain (default 1000)")
     chains: int = Field(4, gt=0, description="Chains (default 4)")
     seed: int | None = Field(0, description="Random seed (default 0; null: not reproducible)")

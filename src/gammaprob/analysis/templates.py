@@ -22,7 +22,7 @@ likelihood:
   onoff: marginal        # marginal (default) | latent | wstat
 sampler:
   kind: nutpie           # nutpie (default) | pymc | numpyro | emcee | smc
-  draws: 1000            # kept draws per chain (default 1000)
+  draws: null            # kept draws per chain (default null: 2000 with a hierarchy, else 1000)
   tune: 1000             # tuning steps per chain (default 1000)
   chains: 4              # default 4
   seed: 0                # default 0; null: not reproducible

@@ -59,7 +59,7 @@ def _require(sampler: str) -> None:
 def sample(
     model,
     *,
-    draws: int = 1000,
+    draws: int | None = None,
     tune: int = 1000,
     chains: int = 4,
     sampler: SamplerName = "nutpie",
@@ -76,9 +76,14 @@ def sample(
     ----------
     model : pymc.Model
         Model built by :func:`gammaprob.inference.build_model` or by hand.
-    draws, tune : int
-        Draws kept per chain, and tuning (warm-up) steps per chain. For ``emcee`` ``tune``
-        is the burn-in; for ``smc`` ``draws`` is the number of particles per chain.
+    draws : int, optional
+        Draws kept per chain (default 1000, or
+        :data:`~gammaprob.modeling.hierarchy.HIERARCHY_DRAWS` = 2000 when the model holds a
+        :class:`~gammaprob.modeling.Hierarchy`: its population scale mixes slowly, and with
+        1000 its R-hat exceeds 1.01 in about one run in five); for ``smc`` the number of
+        particles per chain. The value used is recorded in the provenance.
+    tune : int
+        Tuning (warm-up) steps per chain; for ``emcee`` the burn-in.
     chains : int
         Independent chains (walkers for ``emcee`` are reported as chains).
     sampler : {"pymc", "nutpie", "numpyro", "emcee", "smc"}
@@ -116,10 +121,14 @@ def sample(
     """
     _require(sampler)
     check_model(model, evidence=sampler == "smc")
-    if target_accept is None:
-        from ..modeling.hierarchy import HIERARCHY_TARGET_ACCEPT, hierarchies_in
+    if target_accept is None or draws is None:
+        from ..modeling.hierarchy import HIERARCHY_DRAWS, HIERARCHY_TARGET_ACCEPT, hierarchies_in
 
-        target_accept = HIERARCHY_TARGET_ACCEPT if hierarchies_in(model) else 0.9
+        hierarchical = bool(hierarchies_in(model))
+        if target_accept is None:
+            target_accept = HIERARCHY_TARGET_ACCEPT if hierarchical else 0.9
+        if draws is None:
+            draws = HIERARCHY_DRAWS if hierarchical else 1000
     settings = {
         "sampler": sampler,
         "draws": draws,

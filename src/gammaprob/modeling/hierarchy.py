@@ -32,7 +32,13 @@ the population is wide and each member's index is pinned by its data and strongl
 with its amplitude (correlation -0.95 to -0.99 at a 1 TeV reference, decorrelation energy near
 0.16 TeV), i.e. the curved ridge ``index_i = location + scale * offset_i``, not the funnel at
 ``scale -> 0``; the smaller step size of a higher target removes them (replication 0: 15 -> 0,
-replication 2: 54 -> 0 divergences of 4000 draws, same seeds).
+replication 2: 54 -> 0 divergences of 4000 draws, same seeds). It also keeps
+:data:`HIERARCHY_DRAWS` (2000 instead of 1000) draws per chain by default: the population
+scale is the slowest variable (bulk ESS 540-780 of 4000 draws where every other variable has
+more than 1000, in the ``hierarchy_1d`` replications and in the joint-Crab cross-calibration
+of ``notebooks/systematics_hierarchy.ipynb``), so with 1000 draws its R-hat exceeds 1.01 in
+about one run in five (joint Crab: 2 of 7 runs of seeds 0-3, one on CI, max 1.0102; with
+2000 draws 0 of 7 runs, seeds 0-6, max 1.0062). An explicit ``draws`` wins.
 
 A hierarchy needs at least two members: with one, the population scale is not identified
 (its posterior is its prior) and ``location`` and the member are one parameter; both
@@ -53,6 +59,7 @@ import numpy as np
 from .prior import Prior, prior_from_dict
 
 __all__ = [
+    "HIERARCHY_DRAWS",
     "HIERARCHY_TARGET_ACCEPT",
     "POPULATIONS",
     "HierarchicalPrior",
@@ -67,6 +74,10 @@ POPULATIONS = ("normal", "lognormal")
 #: NUTS target acceptance rate :func:`~gammaprob.inference.sample` uses for a model holding a
 #: hierarchy (see the module docstring)
 HIERARCHY_TARGET_ACCEPT = 0.99
+
+#: Draws kept per chain that :func:`~gammaprob.inference.sample` takes by default for a model
+#: holding a hierarchy (see the module docstring)
+HIERARCHY_DRAWS = 2000
 
 # PyMC models -> names of the hierarchies whose members were created in them
 _MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
