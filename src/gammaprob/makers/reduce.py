@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gammaprob.datasets import Datasets, MapDataset, SpectrumDataset, stack_spectra
+from gammaprob.datasets import Datasets
 from gammaprob.utils.errors import ReductionError
 
-from .stack import stack_map_datasets
+from .stack import RunningStack
 
 __all__ = [
     "ON_ERROR",
@@ -131,12 +132,17 @@ def reduce(
     template : SpectrumTemplate or MapTemplate
         Binning shared by all observations.
     observations : iterable of gammaprob.data.Observation
-        Observations.
+        Observations, consumed lazily: pass a generator (e.g.
+        :meth:`gammaprob.simulate.SimulatedSurvey.observations`) to hold only the
+        observations being reduced.
     makers : sequence
         Dataset maker first, then background / safe-mask makers (see :func:`reduce_one`).
     stack : bool
         Stack the datasets into one (spectra: :func:`stack_spectra`, maps:
-        :func:`stack_map_datasets`) instead of keeping one per observation.
+        :func:`stack_map_datasets`) instead of keeping one per observation. Each dataset is
+        stacked as soon as it is reduced (:class:`~gammaprob.makers.stack.RunningStack`), so
+        memory does not grow with the number of observations; on Dask at most twice the
+        cluster's threads (at least 4) tasks are in flight.
     client : dask.distributed.Client, optional
         Run on this client (any cluster). Without it, ``n_workers`` decides.
     n_workers : int, optional
@@ -170,96 +176,144 @@ def reduce(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     skip = on_error == "skip"
-    observations = list(observations)
     makers = list(makers)
-    if not observations:
+    total = len(observations) if isinstance(observations, Sized) else None
+    todo = iter(observations)
+    first = next(todo, None)
+    if first is None:
         raise ValueError("no observations to reduce")
+    todo = itertools.chain([first], todo)
     if n_workers is not None and int(n_workers) < 1:
         raise ValueError(f"n_workers must be >= 1, got {n_workers!r}")
-    if client is not None:
-        outcomes = _run_dask(client, template, observations, makers, progress, skip)
-    elif n_workers is not None and int(n_workers) > 1:
-        from dask.distributed import Client, LocalCluster
+    outcomes = _Outcomes(RunningStack(name) if stack else None)
+    bar = _progress_bar(total) if progress else None
+    try:
+        if client is not None:
+            _run_dask(client, template, todo, makers, skip, outcomes, bar)
+        elif n_workers is not None and int(n_workers) > 1:
+            from dask.distributed import Client, LocalCluster
 
-        with (
-            LocalCluster(
-                n_workers=int(n_workers),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-            ) as cluster,
-            Client(cluster) as local,
-        ):
-            outcomes = _run_dask(local, template, observations, makers, progress, skip)
-    else:
-        outcomes = []
-        for obs in _progress(observations, progress):
-            try:
-                outcomes.append(_task(template, obs, makers, skip))
-            except Exception as exc:
-                raise ReductionError(obs.obs_id, describe_error(exc)) from exc
-    datasets, skipped = [], {}
-    for obs_id, dataset, error in outcomes:
-        if error is None:
-            datasets.append(dataset)
+            with (
+                LocalCluster(
+                    n_workers=int(n_workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                ) as cluster,
+                Client(cluster) as local,
+            ):
+                _run_dask(local, template, todo, makers, skip, outcomes, bar)
         else:
-            skipped[obs_id] = error
-    if not datasets:
+            for index, obs in enumerate(todo):
+                try:
+                    outcome = _task(template, obs, makers, skip)
+                except Exception as exc:
+                    raise ReductionError(obs.obs_id, describe_error(exc)) from exc
+                outcomes.add(index, outcome)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    skipped = outcomes.skipped()
+    if not outcomes.n_reduced:
         raise ReductionError(
             None,
             f"reduce: every observation failed (on_error='skip'):\n{_skipped_lines(skipped)}",
         )
     if skipped:
         warnings.warn(
-            f"reduce: skipped {len(skipped)} of {len(observations)} observation(s) "
+            f"reduce: skipped {len(skipped)} of {outcomes.n_seen} observation(s) "
             f"(on_error='skip'):\n{_skipped_lines(skipped)}",
             stacklevel=2,
         )
-    if stack:
-        if isinstance(datasets[0], SpectrumDataset):
-            datasets = [stack_spectra(datasets, name=name)]
-        elif isinstance(datasets[0], MapDataset):
-            datasets = [stack_map_datasets(datasets, name=name)]
-    return ReductionResult(Datasets(datasets), skipped)
+    return ReductionResult(Datasets(outcomes.datasets()), skipped)
+
+
+class _Outcomes:
+    """Outcomes of the tasks as they arrive, in any order.
+
+    Each dataset is kept by its input position, or stacked at once onto a
+    :class:`RunningStack` (then only the running sum is held); failures are recorded.
+    """
+
+    def __init__(self, stack: RunningStack | None) -> None:
+        self.stack = stack
+        self.kept: dict[int, object] = {}
+        self.failed: dict[int, tuple[int, str]] = {}
+        self.n_seen = 0
+        self.n_reduced = 0
+
+    def add(self, index: int, outcome: tuple) -> None:
+        obs_id, dataset, error = outcome
+        self.n_seen += 1
+        if error is not None:
+            self.failed[index] = (obs_id, error)
+            return
+        self.n_reduced += 1
+        if self.stack is None:
+            self.kept[index] = dataset
+        else:
+            self.stack.add(index, dataset)
+
+    def skipped(self) -> dict:
+        return dict(self.failed[i] for i in sorted(self.failed))
+
+    def datasets(self) -> list:
+        if self.stack is not None:
+            return [self.stack.result()]
+        return [self.kept[i] for i in sorted(self.kept)]
 
 
 def _skipped_lines(skipped: dict) -> str:
     return "\n".join(f"  {obs_id}: {error}" for obs_id, error in skipped.items())
 
 
-def _progress(items, enabled: bool):
-    if not enabled:
-        return items
+def _progress_bar(total: int | None):
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc="reduce", unit="obs")
+    return tqdm(total=total, desc="reduce", unit="obs")
 
 
-def _run_dask(client, template, observations, makers, progress: bool, skip: bool):
-    """Run one task per observation on ``client``; outcomes in the order of ``observations``."""
+def _run_dask(client, template, observations, makers, skip: bool, outcomes: _Outcomes, bar):
+    """Run one task per observation on ``client``, passing each outcome to ``outcomes``.
+
+    At most :func:`_window` tasks are in flight: the next observation is taken from the
+    iterator (and sent) only when a task finishes, and each finished result is handed over
+    and released at once, so neither this process nor the workers hold more than the window's
+    observations and datasets.
+    """
     from dask.distributed import as_completed
 
-    futures = [
-        client.submit(_task, template, obs, makers, skip, pure=False) for obs in observations
-    ]
-    index = {f.key: i for i, f in enumerate(futures)}
-    outcomes = [None] * len(futures)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    todo = enumerate(observations)
+    pending: dict = {}  # future key -> (input index, obs_id, future)
+    running = as_completed()
 
-        bar = tqdm(total=len(futures), desc="reduce", unit="obs")
-    try:
-        for future in as_completed(futures):
-            i = index[future.key]
-            try:
-                outcomes[i] = future.result()
-            except Exception as exc:
-                client.cancel([f for f in futures if not f.done()])
-                raise ReductionError(observations[i].obs_id, describe_error(exc)) from exc
-            if bar is not None:
-                bar.update(1)
-    finally:
+    def submit_next() -> None:
+        item = next(todo, None)
+        if item is not None:
+            index, obs = item
+            future = client.submit(_task, template, obs, makers, skip, pure=False)
+            pending[future.key] = (index, obs.obs_id, future)
+            running.add(future)
+
+    for _ in range(_window(client)):
+        submit_next()
+    for future in running:
+        index, obs_id, _ = pending.pop(future.key)
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            client.cancel([f for _, _, f in pending.values()])
+            raise ReductionError(obs_id, describe_error(exc)) from exc
+        future.release()
+        outcomes.add(index, outcome)
+        del outcome
         if bar is not None:
-            bar.close()
-    return outcomes
+            bar.update(1)
+        submit_next()
+
+
+def _window(client) -> int:
+    """Tasks kept in flight: twice the cluster's threads (at least 4)."""
+    return max(4, 2 * sum(client.nthreads().values()))

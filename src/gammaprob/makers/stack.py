@@ -1,17 +1,89 @@
-"""Stacking of map datasets made from several observations on one geometry."""
+"""Stacking of datasets made from several observations.
+
+Map datasets on one geometry (:func:`stack_map_datasets`), and a running stack that adds
+datasets one at a time as they are reduced, in bounded memory (:class:`RunningStack`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
-from gammaprob.datasets import MapDataset
+from gammaprob.datasets import MapDataset, SpectrumDataset, stack_spectra
 from gammaprob.datasets.stack import stack_gtis
 from gammaprob.irf.irf_maps import IRFMap
 from gammaprob.maps import Map
 
-__all__ = ["stack_map_datasets"]
+__all__ = ["RunningStack", "stack_map_datasets"]
+
+
+class RunningStack:
+    """Stack datasets one at a time, in any order, holding only the running result.
+
+    Each :meth:`add` stacks the running result with one new dataset
+    (:func:`~gammaprob.datasets.stack_spectra` or :func:`stack_map_datasets` on the pair), so
+    memory stays that of two datasets however many are added. The stacked sums (counts,
+    exposure, background, OFF counts, exposure-weighted energy dispersion and IRF maps,
+    livetime, GTI union, safe mask) equal those of stacking all datasets at once up to
+    floating-point rounding (the order of the sums differs); the stacked names
+    (``meta['stacked_from']`` of spectra, ``meta['obs_ids']`` of maps) follow the ``index``
+    given to :meth:`add`, not the order of arrival. Two degenerate on/off cases differ from
+    stacking at once: a safe bin whose summed acceptance is 0 (set to 1 in the running
+    result), and a stack without any OFF count, whose mean alpha is then averaged pairwise.
+
+    Parameters
+    ----------
+    name : str
+        Name of the stacked dataset.
+    """
+
+    def __init__(self, name: str = "stacked") -> None:
+        self.name = name
+        self._stacked: SpectrumDataset | MapDataset | None = None
+        self._labels: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def add(self, index: int, dataset: SpectrumDataset | MapDataset) -> None:
+        """Stack ``dataset`` onto the running result.
+
+        Parameters
+        ----------
+        index : int
+            Position of the dataset in the input (orders the stacked names); unique.
+        dataset : SpectrumDataset or MapDataset
+            The dataset (of the same class and binning as those added before).
+        """
+        if index in self._labels:
+            raise ValueError(f"index {index} was already added to the running stack")
+        if isinstance(dataset, SpectrumDataset):
+            stack, label = stack_spectra, dataset.name
+        elif isinstance(dataset, MapDataset):
+            stack, label = stack_map_datasets, dataset.meta.get("obs_id")
+        else:
+            raise TypeError(
+                f"can only stack SpectrumDataset or MapDataset, got {type(dataset).__name__}"
+            )
+        parts = [dataset] if self._stacked is None else [self._stacked, dataset]
+        self._stacked = stack(parts, name=self.name)
+        self._labels[index] = label
+
+    def result(self) -> SpectrumDataset | MapDataset:
+        """Return the stacked dataset, its stacked names in the order of the indices.
+
+        Returns
+        -------
+        SpectrumDataset or MapDataset
+            The stack of every dataset added so far.
+        """
+        if self._stacked is None:
+            raise ValueError("nothing was added to the running stack")
+        labels = [self._labels[i] for i in sorted(self._labels)]
+        key = "stacked_from" if isinstance(self._stacked, SpectrumDataset) else "obs_ids"
+        return dataclasses.replace(self._stacked, meta={**self._stacked.meta, key: labels})
 
 
 def stack_map_datasets(datasets: Sequence[MapDataset], name: str = "stacked") -> MapDataset:
