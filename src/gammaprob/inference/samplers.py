@@ -176,8 +176,9 @@ def sample(
             target_accept=target_accept,
             progressbar=progressbar,
             # computed with each draw by the compiled code (no second compilation), except
-            # for map datasets: their per-bin terms hold the response as constants inside an
-            # OpFromGraph, which numba cannot cache; they are reduced after sampling
+            # for map datasets: their fused likelihood holds the dataset's arrays, so their
+            # models take nutpie's own compilation; reduced after sampling, on the sources'
+            # windows (reduced_log_likelihood)
             log_likelihood=log_likelihood is True
             and _has_observed(model)
             and not energy_groups(model),
@@ -274,11 +275,11 @@ def _add_log_likelihood(tree, model, *, pointwise: bool = False) -> None:
 
 @contextlib.contextmanager
 def _uncached_map_loop():
-    """Silence numba's "Cannot cache" warning for the map likelihood's fused loop only.
+    """Silence numba's "Cannot cache" warning for the map likelihood's dense per-bin graph only.
 
-    The loop holds its dataset's arrays (> 1 MB) in its closure, so numba compiles the
-    log-likelihood function again in each process instead of caching it: a compile cost
-    (docs/inference.md), not a change of results.
+    That graph (map datasets without following sources) holds its dataset's arrays (> 1 MB),
+    so numba compiles the log-likelihood function again in each process instead of caching
+    it: a compile cost (docs/inference.md), not a change of results.
     """
     from numba.core.errors import NumbaWarning
 
@@ -293,7 +294,10 @@ def reduced_log_likelihood(posterior, model):
     """Log-likelihood per draw: spectrum bins as they are, map datasets summed per energy bin.
 
     The elementwise log-likelihood of one draw is computed and reduced at once, so memory
-    holds one draw's bins plus the reduced values of all draws (never bins x draws).
+    holds one draw's bins plus the reduced values of all draws (never bins x draws). A map
+    dataset whose likelihood follows its sources is summed per energy bin on the sources'
+    windows (:func:`gammaprob.likelihood.map_sparse.energy_logp`): the same values, without
+    the dense per-bin graph.
 
     Parameters
     ----------
@@ -316,16 +320,29 @@ def reduced_log_likelihood(posterior, model):
     from pymc.model.transform.conditioning import remove_value_transforms
 
     from gammaprob.likelihood.groups import energy_groups
+    from gammaprob.likelihood.map_sparse import energy_logp
 
     umodel = remove_value_transforms(model)
     observed = list(umodel.observed_RVs)
     inputs = list(umodel.value_vars)
-    function = umodel.compile_fn(
-        inputs=inputs,
-        outs=umodel.logp(vars=observed, sum=False),
-        on_unused_input="ignore",
-        point_fn=False,
-    )
+    groups = energy_groups(model)
+    # per observed term: its outputs of the compiled function, how they become one draw's row
+    # ((energy bins, element -> bin, sums of the windows or None) for map datasets, else None)
+    outs, parts, plans = [], [], []
+    for rv, logp in zip(observed, umodel.logp(vars=observed, sum=False), strict=True):
+        labels = groups.get(rv.name.split("::", 1)[0])
+        plan = None if labels is None else (*np.unique(labels, return_inverse=True), None)
+        sparse = None if labels is None else energy_logp(logp)
+        if sparse is not None and np.array_equal(sparse[2], labels):
+            # the windows' loop on the likelihood's ingredients, not the dense per-bin graph
+            plan = (plan[0], None, sparse[1])
+            terms = sparse[0]
+        else:
+            terms = [logp]
+        parts.append(slice(len(outs), len(outs) + len(terms)))
+        outs.extend(terms)
+        plans.append(plan)
+    function = umodel.compile_fn(inputs=inputs, outs=outs, on_unused_input="ignore", point_fn=False)
     values = [
         np.asarray(posterior[v.name].values, dtype=v.type.dtype) if v.name in posterior else None
         for v in inputs
@@ -334,26 +351,13 @@ def reduced_log_likelihood(posterior, model):
     if missing:
         raise ValueError(f"the posterior lacks the free variables {missing} of the model")
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
-    groups = energy_groups(model)
-    # per observed term: (energy bins, element -> bin) for map datasets, else None
-    plans = []
-    for rv in observed:
-        labels = groups.get(rv.name.split("::", 1)[0])
-        plans.append(None if labels is None else np.unique(labels, return_inverse=True))
     outputs: list = [None] * len(observed)
     with _uncached_map_loop():  # numba compiles the function at its first call
         for c in range(n_chain):
             for d in range(n_draw):
-                logps = function(*(x[c, d] for x in values))
-                for i, logp in enumerate(logps):
-                    logp = np.asarray(logp, dtype=np.float64)
-                    plan = plans[i]
-                    if plan is not None and plan[1].size != logp.size:
-                        raise ValueError(
-                            f"observed term {observed[i].name!r} has {logp.size} elements but "
-                            f"{plan[1].size} energy labels were recorded at build time"
-                        )
-                    row = logp if plan is None else np.bincount(plan[1], logp.ravel(), plan[0].size)
+                results = function(*(x[c, d] for x in values))
+                for i, (part, plan) in enumerate(zip(parts, plans, strict=True)):
+                    row = _reduced_row(observed[i].name, results[part], plan)
                     if outputs[i] is None:
                         outputs[i] = np.empty((n_chain, n_draw, *row.shape))
                     outputs[i][c, d] = row
@@ -368,3 +372,21 @@ def reduced_log_likelihood(posterior, model):
     dataset = xr.Dataset(data, coords={k: posterior.coords[k] for k in ("chain", "draw")})
     dataset.attrs["granularity"] = "per bin; map datasets summed per energy bin"
     return dataset
+
+
+def _reduced_row(name: str, results: list, plan):
+    """One draw's log-likelihood of one observed term, as stored (see reduced_log_likelihood)."""
+    import numpy as np
+
+    if plan is None:
+        return np.asarray(results[0], dtype=np.float64)
+    energies, inverse, sums = plan
+    if sums is not None:
+        return sums(*results)[energies]
+    logp = np.asarray(results[0], dtype=np.float64)
+    if inverse.size != logp.size:
+        raise ValueError(
+            f"observed term {name!r} has {logp.size} elements but "
+            f"{inverse.size} energy labels were recorded at build time"
+        )
+    return np.bincount(inverse, logp.ravel(), energies.size)

@@ -28,9 +28,11 @@ then reads the gradient on its window only.
 The observed variable is still generative: ``"<ds>::counts"`` is a ``pm.CustomDist`` whose
 draws are Poisson of the dense ``npred`` (prior and posterior predictive sampling unchanged)
 and whose log-probability is :class:`MapPoissonLogp`, the dense per-bin graph (per-bin values
-for LOO and ``pm.compute_log_likelihood``). Graph rewrites put the fused loop in place of its
-sum and of the sum's gradient in numba-compiled graphs (PyMC's and nutpie's default); other
-backends (JAX) compute the dense graph, the same numbers.
+for LOO and ``pm.compute_log_likelihood``); :class:`EnergySums` sums it per energy bin on the
+windows, as the fused loop sums it whole (the default ``log_likelihood`` group). Graph
+rewrites put the fused loop in place of its sum and of the sum's gradient in numba-compiled
+graphs (PyMC's and nutpie's default); other backends (JAX) compute the dense graph, the same
+numbers.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
@@ -48,9 +51,11 @@ from scipy.special import gammaln, xlogy
 
 __all__ = [
     "BoxBounds",
+    "EnergySums",
     "FusedMapPoisson",
     "MapPoissonLogp",
     "SparseMapData",
+    "energy_logp",
     "sparse_poisson_term",
 ]
 
@@ -213,6 +218,11 @@ class SparseMapData:
         outside = g[self.outside_energy] * self.background_outside
         return pt.concatenate([inside, outside])
 
+    def energy_index(self) -> np.ndarray:
+        """Return the reconstructed-energy bin of each likelihood bin (the dense layout)."""
+        n_cut = max(self.counts.shape[1], 1)
+        return np.concatenate([self.inside // n_cut, self.outside_energy]).astype(np.int64)
+
 
 class BoxBounds(Op):
     """``theta -> (r0, r1, c0, c1)``: rows and columns of a following box at ``theta``."""
@@ -286,6 +296,63 @@ def _window_loop_source(n_src: int) -> str:
 _KERNELS: dict = {}
 
 
+def _box_tables(data: SparseMapData, n_src: int):
+    """Return the following boxes' tables as arrays for the jitted loops.
+
+    ``identity`` (whether a box's outputs are its true-energy rows), the mixing ``weights``
+    padded to ``(n_src, n_true, K_max)``, the scatter ``out_index`` padded to ``(n_src, rows,
+    cols)`` (-1 outside) and the PSF ``kernel_shapes`` ``(n_src, 2)``.
+    """
+    n_true = data.edisp.shape[0]
+    k_max = max([1] + [w.shape[1] for w in data.weights if w is not None])
+    identity = np.array([w is None for w in data.weights], dtype=np.bool_)
+    weights = np.zeros((n_src, n_true, k_max))
+    for i, w in enumerate(data.weights):
+        if w is not None:
+            weights[i, :, : w.shape[1]] = w
+    rows = max([1] + [o.shape[0] for o in data.out_index])
+    cols = max([1] + [o.shape[1] for o in data.out_index])
+    out_index = np.full((n_src, rows, cols), -1, dtype=np.int64)
+    for i, o in enumerate(data.out_index):
+        out_index[i, : o.shape[0], : o.shape[1]] = o
+    kernel_shapes = np.array(data.kernel_shapes, dtype=np.int64).reshape(n_src, 2)
+    return identity, weights, out_index, kernel_shapes
+
+
+def _window_helpers(data: SparseMapData, n_src: int):
+    """Return the jitted ``window(i, bounds)`` and ``mixed(i, c, t, p)`` of ``data``'s boxes.
+
+    Also the boxes' mixing weights padded to one ``(n_src, n_true, K_max)`` array.
+    """
+    identity, weights, out_index, kernel_shapes = _box_tables(data, n_src)
+
+    @numba.njit(fastmath=_FASTMATH)
+    def window(i, bounds):
+        """Cutout positions of source ``i``'s convolution output at its current box."""
+        return _window(i, bounds, kernel_shapes, out_index)
+
+    @numba.njit(fastmath=_FASTMATH)
+    def mixed(i, c, t, p):
+        """Row ``t`` of source ``i`` at cutout position ``p`` before the clip at 0."""
+        if identity[i]:
+            return c[t, p]
+        total = 0.0
+        for q in range(c.shape[0]):
+            total += weights[i, t, q] * c[q, p]
+        return total
+
+    return window, mixed, weights
+
+
+def _sparse_counts(data: SparseMapData):
+    """Per cutout pixel, the masked bins with counts (CSR: start, energy, counts)."""
+    observed = (data.mask & (data.counts > 0)).T
+    nz_start = np.concatenate([[0], np.cumsum(observed.sum(axis=1))]).astype(np.int64)
+    nz_energy = np.nonzero(observed)[1].astype(np.int64)
+    nz_counts = data.counts.T[observed].astype(np.float64)
+    return nz_start, nz_energy, nz_counts
+
+
 def _fused_kernel(data: SparseMapData, n_src: int):
     """Return the jitted loop of ``data`` with ``n_src`` following boxes (built once per key)."""
     import numba
@@ -299,52 +366,11 @@ def _fused_kernel(data: SparseMapData, n_src: int):
     n_true, n_reco = edisp.shape
     n_cut = counts.shape[1]
     n_static = static.size
-    k_max = max([1] + [w.shape[1] for w in data.weights if w is not None])
     identity = np.array([w is None for w in data.weights], dtype=np.bool_)
-    weights = np.zeros((n_src, n_true, k_max))
-    for i, w in enumerate(data.weights):
-        if w is not None:
-            weights[i, :, : w.shape[1]] = w
-    rows = max([1] + [o.shape[0] for o in data.out_index])
-    cols = max([1] + [o.shape[1] for o in data.out_index])
-    out_index = np.full((n_src, rows, cols), -1, dtype=np.int64)
-    for i, o in enumerate(data.out_index):
-        out_index[i, : o.shape[0], : o.shape[1]] = o
-    kernel_shapes = np.array(data.kernel_shapes, dtype=np.int64).reshape(n_src, 2)
-    # per pixel, the masked bins with counts (CSR), and whether every energy bin is masked in
-    observed = (mask & (counts > 0)).T
-    nz_start = np.concatenate([[0], np.cumsum(observed.sum(axis=1))]).astype(np.int64)
-    nz_energy = np.nonzero(observed)[1].astype(np.int64)
-    nz_counts = counts.T[observed].astype(np.float64)
+    window, mixed, weights = _window_helpers(data, n_src)
+    nz_start, nz_energy, nz_counts = _sparse_counts(data)
     complete = mask.all(axis=0)
     edisp_sum = edisp.sum(axis=1)
-
-    @numba.njit(fastmath=_FASTMATH)
-    def window(i, bounds):
-        """Cutout positions of source ``i``'s convolution output at its current box."""
-        r0, r1, c0, c1 = bounds[i, 0], bounds[i, 1], bounds[i, 2], bounds[i, 3]
-        if r1 <= r0 or c1 <= c0:
-            return np.empty(0, dtype=np.int64)
-        r1, c1 = r1 + kernel_shapes[i, 0] - 1, c1 + kernel_shapes[i, 1] - 1
-        positions = np.empty((r1 - r0) * (c1 - c0), dtype=np.int64)
-        n = 0
-        for r in range(r0, r1):
-            for c in range(c0, c1):
-                p = out_index[i, r, c]
-                if p >= 0:
-                    positions[n] = p
-                    n += 1
-        return positions[:n]
-
-    @numba.njit(fastmath=_FASTMATH)
-    def mixed(i, c, t, p):
-        """Row ``t`` of source ``i`` at cutout position ``p`` before the clip at 0."""
-        if identity[i]:
-            return c[t, p]
-        total = 0.0
-        for q in range(c.shape[0]):
-            total += weights[i, t, q] * c[q, p]
-        return total
 
     @numba.njit(fastmath=_FASTMATH)
     def core(g, static_signal, flux, bounds, cs):
@@ -472,6 +498,173 @@ def _fused_kernel(data: SparseMapData, n_src: int):
     kernel = numba.njit(namespace["kernel"])
     _KERNELS[cache_key] = kernel
     return kernel
+
+
+def _energy_constants(data: SparseMapData) -> np.ndarray:
+    """Per energy bin, ``sum(n log b - log n!)`` over the bins of the sufficient statistics."""
+    rest = data.mask.copy()
+    rest[:, data.static] = False
+    n_rest = np.where(rest, data.counts, 0.0)
+    inside = xlogy(n_rest, np.where(rest, data.background, 1.0)) - gammaln(n_rest + 1.0)
+    n_out = np.asarray(data.likelihood_counts[data.inside.size :], dtype=np.float64)
+    outside = xlogy(n_out, data.background_outside) - gammaln(n_out + 1.0)
+    n_reco = data.mask.shape[0]
+    return inside.sum(axis=1) + np.bincount(data.outside_energy, outside, minlength=n_reco)
+
+
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def _window(i, bounds, kernel_shapes, out_index):
+    """Cutout positions of source ``i``'s convolution output at its current box."""
+    r0, r1, c0, c1 = bounds[i, 0], bounds[i, 1], bounds[i, 2], bounds[i, 3]
+    if r1 <= r0 or c1 <= c0:
+        return np.empty(0, dtype=np.int64)
+    r1, c1 = r1 + kernel_shapes[i, 0] - 1, c1 + kernel_shapes[i, 1] - 1
+    positions = np.empty((r1 - r0) * (c1 - c0), dtype=np.int64)
+    n = 0
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            p = out_index[i, r, c]
+            if p >= 0:
+                positions[n] = p
+                n += 1
+    return positions[:n]
+
+
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def _energy_sums(g, static_signal, flux, bounds, cs, tables, boxes):
+    """Per-energy-bin log-likelihood (see :class:`EnergySums`); arrays as arguments (cached)."""
+    constants, n_sum, b_sum, counts, background, mask, complete = tables[:7]
+    exposure, edisp, static, nz_start, nz_energy, nz_counts = tables[7:]
+    identity, weights, out_index, kernel_shapes = boxes
+    n_true, n_reco = edisp.shape
+    n_cut = counts.shape[1]
+    n_static = static.size
+    n_src = len(cs)
+    logp = constants.copy()
+    for e in range(n_reco):  # background-only bins: sufficient statistics
+        if n_sum[e] > 0.0:
+            logp[e] += n_sum[e] * math.log(g[e]) if g[e] > 0.0 else -np.inf
+        logp[e] -= b_sum[e] * g[e]
+    windows = [_window(i, bounds, kernel_shapes, out_index) for i in range(n_src)]
+    slot = np.full(n_cut, -1, dtype=np.int64)
+    n_max = n_static
+    for positions in windows:
+        n_max += positions.size
+    active = np.empty(n_max, dtype=np.int64)
+    for j in range(n_static):
+        active[j] = static[j]
+        slot[static[j]] = j
+    n_active = n_static
+    for positions in windows:
+        for p in positions:
+            if slot[p] < 0:
+                slot[p] = n_active
+                active[n_active] = p
+                n_active += 1
+    # true-energy signal rows per active pixel: sum_i F_i max(W_i c_i, 0)
+    rows_true = np.zeros((n_active, n_true))
+    for i in range(n_src):
+        c_i = cs[i]
+        for p in windows[i]:
+            j = slot[p]
+            for t in range(n_true):
+                if identity[i]:
+                    m = c_i[t, p]
+                else:
+                    m = 0.0
+                    for q in range(c_i.shape[0]):
+                        m += weights[i, t, q] * c_i[q, p]
+                if m > 0.0:
+                    rows_true[j, t] += flux[i, t] * m
+    v = np.empty(n_true)
+    v_complete = np.zeros(n_true)  # window signal of the pixels with every energy bin
+    for j in range(n_active):
+        p = active[j]
+        for t in range(n_true):
+            v[t] = exposure[t, p] * rows_true[j, t]
+        if j >= n_static:  # n log(1 + s / (g b)) - s: the -s per energy bin, then the log1p
+            if complete[p]:
+                for t in range(n_true):
+                    v_complete[t] += v[t]
+            else:
+                for e in range(n_reco):
+                    if mask[e, p]:
+                        for t in range(n_true):
+                            logp[e] -= edisp[t, e] * v[t]
+            for k in range(nz_start[p], nz_start[p + 1]):
+                e, n = nz_energy[k], nz_counts[k]
+                total = 0.0
+                for t in range(n_true):
+                    total += edisp[t, e] * v[t]
+                logp[e] += n * math.log1p(total / (g[e] * background[e, p]))
+            continue
+        for e in range(n_reco):  # static bins: full terms
+            if not mask[e, p]:
+                continue
+            total = static_signal[e, j]
+            for t in range(n_true):
+                total += edisp[t, e] * v[t]
+            n, b = counts[e, p], background[e, p]
+            x = g[e] * b + total
+            if x < 0.0 or (x == 0.0 and n > 0.0):
+                logp[e] = -np.inf
+                continue
+            if n > 0.0:
+                logp[e] += n * math.log(x) - math.lgamma(n + 1.0)
+            logp[e] -= x
+    for e in range(n_reco):
+        for t in range(n_true):
+            logp[e] -= edisp[t, e] * v_complete[t]
+    return logp
+
+
+class EnergySums:
+    """Log-likelihood of a map dataset summed per reconstructed-energy bin, on the windows only.
+
+    The dense per-bin terms of :class:`MapPoissonLogp` summed per energy bin, computed as
+    :class:`FusedMapPoisson` computes their total: sufficient statistics for the
+    background-only bins, ``n log(1 + s / (g b)) - s`` on the following boxes' windows, full
+    terms on the static bins. The loop is compiled once and cached on disk by numba (the
+    dataset's arrays are its arguments, not constants of the compiled code).
+
+    Parameters
+    ----------
+    data : SparseMapData
+        The dataset's constants.
+    n_src : int
+        Number of following boxes.
+    """
+
+    def __init__(self, data: SparseMapData, n_src: int):
+        nz_start, nz_energy, nz_counts = _sparse_counts(data)
+        self._tables = (
+            _energy_constants(data),
+            data.n_sum,
+            data.b_sum,
+            data.counts,
+            data.background,
+            data.mask,
+            data.mask.all(axis=0),
+            data.exposure,
+            data.edisp,
+            data.static,
+            nz_start,
+            nz_energy,
+            nz_counts,
+        )
+        self._boxes = _box_tables(data, n_src)
+
+    def __call__(self, g, static_signal, flux, bounds, *outputs) -> np.ndarray:
+        """Return the ``(n_reco,)`` sums at the ingredients' values (:class:`FusedMapPoisson`)."""
+        return _energy_sums(
+            np.ascontiguousarray(g, dtype=np.float64),
+            np.ascontiguousarray(static_signal, dtype=np.float64),
+            np.ascontiguousarray(flux, dtype=np.float64),
+            np.ascontiguousarray(bounds, dtype=np.int64),
+            tuple(np.ascontiguousarray(c, dtype=np.float64) for c in outputs),
+            self._tables,
+            self._boxes,
+        )
 
 
 class MapPoissonLogp(OpFromGraph):
@@ -642,17 +835,53 @@ def _uniform_scale(upstream):
     return value.reshape(())
 
 
-def _fused(data: SparseMapData, inputs):
-    """Return the fused node's outputs for ``inputs`` (None: an output is not a box's)."""
+def _box_bounds(outputs):
+    """Return the stacked bounds of the boxes computing ``outputs`` (None: one is not a box's)."""
     from gammaprob.forward.following_box import FollowingBoxConvolve
 
-    g, static_signal, flux, *outputs = inputs
     bounds = []
     for c in outputs:
         if c.owner is None or not isinstance(c.owner.op, FollowingBoxConvolve):
             return None
         bounds.append(BoxBounds(c.owner.op.box)(c.owner.inputs[0]))
-    return FusedMapPoisson(data)(g, static_signal, flux, pt.stack(bounds), *outputs)
+    return pt.stack(bounds)
+
+
+def _fused(data: SparseMapData, inputs):
+    """Return the fused node's outputs for ``inputs`` (None: an output is not a box's)."""
+    g, static_signal, flux, *outputs = inputs
+    bounds = _box_bounds(outputs)
+    if bounds is None:
+        return None
+    return FusedMapPoisson(data)(g, static_signal, flux, bounds, *outputs)
+
+
+def energy_logp(term):
+    """How to sum a map dataset's per-bin log-likelihood per energy bin on the windows only.
+
+    Parameters
+    ----------
+    term : pytensor.tensor.TensorVariable
+        The per-bin log-probability of a ``"<ds>::counts"`` term.
+
+    Returns
+    -------
+    tuple of (list, EnergySums, numpy.ndarray) or None
+        The graphs of the ingredients (``g``, static signal, fluxes, box bounds, box outputs),
+        the :class:`EnergySums` of their values, and the reconstructed-energy bin of each
+        element of ``term`` (:meth:`SparseMapData.energy_index`); None when ``term`` is not
+        a :class:`MapPoissonLogp` of following boxes.
+    """
+    node = term.owner
+    if node is None or not isinstance(node.op, MapPoissonLogp):
+        return None
+    data = node.op.data
+    g, static_signal, flux, *outputs = node.inputs
+    bounds = _box_bounds(outputs) if outputs else None
+    if bounds is None:
+        return None
+    ingredients = [g, static_signal, flux, bounds, *outputs]
+    return ingredients, EnergySums(data, len(outputs)), data.energy_index()
 
 
 def _register_rewrites() -> None:
