@@ -35,9 +35,9 @@ Parts:
     South observations of 0.5 h at 0.5 deg wobble offsets around a Crab-like power law,
     simulated with ``simulate_observation_spectrum`` (alpha 0.2); ``build_model`` (marginal
     on/off) and ``sample`` (nutpie, 4 chains, tune 1000, ``--draws`` default 500, half of
-    ``sample``'s default; seed 1). Wall time of build and sample (the sample call includes
-    compiling the model unless PyTensor's cache already holds a model of that many
-    datasets; ``sampling_only_s`` in the details excludes it), R-hat, ESS, divergences.
+    ``sample``'s default; seed 1). Wall time of build and sample, each N in a process with
+    empty PyTensor/numba caches, so the sample call includes compiling the model as in a
+    first analysis (``sampling_only_s`` in the details excludes it); R-hat, ESS, divergences.
 """
 
 from __future__ import annotations
@@ -139,8 +139,6 @@ def _worker_peaks(client) -> list[float]:
 
 def child_dr1(mode: str, n_runs: int, workers: int = 1, address: str | None = None) -> dict:
     """Reduce the first ``n_runs`` DR1 runs: ``mode`` serial, local (LocalCluster) or address."""
-    import warnings
-
     from dask.distributed import Client, LocalCluster
 
     from gammaprob.makers import reduce
@@ -149,12 +147,9 @@ def child_dr1(mode: str, n_runs: int, workers: int = 1, address: str | None = No
 
     def run(client=None, runs=ids):
         observations = (store.obs(i) for i in runs)  # built one at a time, as reduce asks
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = reduce(
-                template, observations, makers, client=client, progress=False, on_error="skip"
-            )
-        return result, [str(w.message) for w in caught]
+        return reduce(
+            template, observations, makers, client=client, progress=False, on_error="skip"
+        )
 
     out = {"mode": mode, "n_runs": n_runs, "workers": workers}
     cluster = None
@@ -179,7 +174,7 @@ def child_dr1(mode: str, n_runs: int, workers: int = 1, address: str | None = No
     try:
         run(client, ids[:2])  # warm imports and caches (workers import gammaprob here)
         start = time.perf_counter()
-        result, messages = run(client)
+        result = run(client)
         out["reduce_s"] = time.perf_counter() - start
         if client is not None:
             out["worker_peak_rss_mb"] = _worker_peaks(client)
@@ -195,7 +190,6 @@ def child_dr1(mode: str, n_runs: int, workers: int = 1, address: str | None = No
             "process_peak_rss_mb": _peak_rss_mb(),
             "n_datasets": len(datasets),
             "skipped": result.skipped,
-            "warnings": messages,
             "counts_total": float(sum(d.counts[d.mask_safe].sum() for d in datasets)),
             "counts_off_total": float(sum(d.counts_off[d.mask_safe].sum() for d in datasets)),
         }
@@ -463,16 +457,27 @@ CHILDREN = {
 
 
 # ---- driver ----------------------------------------------------------------------------------
-def _spawn(task: str, **kwargs) -> dict:
-    """Run ``CHILDREN[task](**kwargs)`` in a fresh process; return its JSON record."""
+def _spawn(task: str, cold_compile: bool = False, **kwargs) -> dict:
+    """Run ``CHILDREN[task](**kwargs)`` in a fresh process; return its JSON record.
+
+    ``cold_compile``: give the process empty PyTensor and numba caches, so that a model is
+    compiled as in a first analysis whatever an earlier run left in the caches.
+    """
     print(f"-- {task} {kwargs}", flush=True)
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps({"task": task, **kwargs})],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        if cold_compile:
+            flags = [env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache}/pytensor"]
+            env["PYTENSOR_FLAGS"] = ",".join(f for f in flags if f)
+            env["NUMBA_CACHE_DIR"] = f"{cache}/numba"
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps({"task": task, **kwargs})],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"{task} {kwargs} failed:\n{proc.stderr[-4000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -591,7 +596,7 @@ def part_sim(sizes: list[int], workers: int, kind: str) -> tuple[dict, dict]:
 
 
 def part_posterior(sizes: list[int], draws: int) -> tuple[dict, dict]:
-    runs = {n: _spawn("posterior", n=n, draws=draws) for n in sizes}
+    runs = {n: _spawn("posterior", cold_compile=True, n=n, draws=draws) for n in sizes}
     rows = {}
     for n, run in runs.items():
         rows[f"posterior_{n}runs_build_and_sample"] = _row(
@@ -662,16 +667,15 @@ def main(argv: list[str] | None = None) -> None:
         rows, found = runs[part]()
         metrics.update(rows)  # a rerun replaces its own rows and keeps the others
         details[part] = {**details.get(part, {}), **found}
-    notes = dict(old.get("notes", {}))
-    for part in parts:
-        notes[part] = args.note
-    wall = dict(old.get("wall_s", {}))
-    wall["+".join(parts)] = time.perf_counter() - start
+    invocation = {
+        "command": " ".join(["python", "benchmarks/bench_scale_out.py", *(argv or sys.argv[1:])]),
+        "wall_s": time.perf_counter() - start,
+        "note": args.note,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     extra = {
         "details": details,
-        "notes": notes,
-        "wall_s": wall,
-        "command": " ".join(["python", "benchmarks/bench_scale_out.py", *(argv or sys.argv[1:])]),
+        "invocations": [*old.get("invocations", []), invocation],
         "repeats": 1,
     }
     write_results(
