@@ -657,6 +657,7 @@ def main(argv: list[str] | None = None) -> None:
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
     metrics = dict(old.get("metrics", {}))
     details = dict(old.get("details", {}))
+    load_before = os.getloadavg()
     runs = {
         "dr1": lambda: part_dr1(_ints(args.dr1_runs), args.workers),
         "sim": lambda: part_sim(_ints(args.sim_n), args.workers, args.sim_kind),
@@ -671,6 +672,8 @@ def main(argv: list[str] | None = None) -> None:
         "command": " ".join(["python", "benchmarks/bench_scale_out.py", *(argv or sys.argv[1:])]),
         "wall_s": time.perf_counter() - start,
         "note": args.note,
+        "load_average_1_5_15min_before": load_before,
+        "load_average_1_5_15min_after": os.getloadavg(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     extra = {
