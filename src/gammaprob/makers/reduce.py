@@ -308,7 +308,6 @@ def _run_dask(client, template, observations, makers, skip: bool, outcomes: _Out
             raise ReductionError(obs_id, describe_error(exc)) from exc
         future.release()
         outcomes.add(index, outcome)
-        del outcome
         if bar is not None:
             bar.update(1)
         submit_next()
