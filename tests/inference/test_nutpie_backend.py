@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -11,7 +12,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytensor.tensor as pt
 import pytest
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 nutpie = pytest.importorskip("nutpie")
 
@@ -111,6 +116,77 @@ def test_small_model_compiles_without_cache_warning():
         warnings.simplefilter("error", NutpieCacheWarning)
         compiled = compile_nutpie(_model(2))
     assert compiled.n_dim == 2
+
+
+class _Doubled(Op):
+    """``2 x``, with a numba implementation that has no cache key and an unpicklable attribute."""
+
+    __props__ = ()
+
+    def __init__(self):
+        self.factor = lambda: 2.0  # pickle cannot store a lambda
+
+    def make_node(self, x):
+        x = pt.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = self.factor() * inputs[0]
+
+    def pullback(self, inputs, outputs, output_grads):
+        return [self.factor() * output_grads[0]]
+
+
+@register_funcify_and_cache_key(_Doubled)
+def _numba_doubled(op, node=None, **kwargs):
+    import numba
+
+    @numba.njit
+    def doubled(x):
+        return 2.0 * x
+
+    return doubled, None
+
+
+def test_model_off_the_cached_path_is_logged_once_with_the_reason(monkeypatch, caplog):
+    import pymc as pm
+
+    monkeypatch.setattr(nutpie_backend, "_REPORTED", set())
+    with pm.Model() as model:
+        a = pm.Normal("a", shape=2)
+        pm.Normal("y", mu=_Doubled()(a).sum(), sigma=1.0, observed=np.array([0.5, 1.0]))
+    logger = "gammaprob.inference.nutpie_backend"
+    with caplog.at_level(logging.INFO, logger=logger), warnings.catch_warnings():
+        warnings.simplefilter("error", NutpieCacheWarning)
+        first = compile_nutpie(model)
+        second = compile_nutpie(model)
+    messages = [r.getMessage() for r in caplog.records if r.name == logger]
+    assert len(messages) == 2, messages  # each reason once, not again for the second model
+    assert "not stored on disk (Ops that cannot be pickled: _Doubled (" in messages[0]
+    assert "no cache key (log-density: _Doubled)" in messages[1]
+    assert "nutpie's own compilation" in messages[1]
+    x = np.array([0.3, -0.2])
+    for compiled in (first, second):  # nutpie's own functions: y ~ Normal(2 (a_1 + a_2), 1)
+        logp, _ = compiled.logp_func(x)
+        mu = 2.0 * x.sum()
+        expected = -0.5 * (x @ x + (0.5 - mu) ** 2 + (1.0 - mu) ** 2) - 2.0 * np.log(2 * np.pi)
+        assert logp == pytest.approx(expected, rel=1e-12)
+
+
+def test_model_with_shared_data_is_logged_once(monkeypatch, caplog):
+    import pymc as pm
+
+    monkeypatch.setattr(nutpie_backend, "_REPORTED", set())
+    with pm.Model() as model:
+        a = pm.Normal("a")
+        pm.Normal("y", mu=a, sigma=1.0, observed=pm.Data("y_obs", np.array([0.5, 1.0])))
+    logger = "gammaprob.inference.nutpie_backend"
+    with caplog.at_level(logging.INFO, logger=logger):
+        compile_nutpie(model)
+        compile_nutpie(model)
+    messages = [r.getMessage() for r in caplog.records if r.name == logger]
+    assert len(messages) == 1, messages
+    assert "shared variables (pm.Data)" in messages[0]
 
 
 def _curved_model():

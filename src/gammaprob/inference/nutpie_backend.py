@@ -37,7 +37,12 @@ fails, :func:`compile_nutpie` says so (:class:`NutpieCacheWarning`) and uses nut
 ``compile_pymc_model`` instead (correct, but compiled again in every process).
 
 A compiled entry point that numba cannot cache is reported with a :class:`NutpieCacheWarning`
-naming the entry point and numba's reason.
+naming the entry point and numba's reason. When a model cannot take the cached path at all
+(an Op whose numba implementation has no cache key, shared variables) or its rewritten
+functions cannot be stored on disk (an Op that cannot be pickled), the first such model of
+each kind in a process is reported by an INFO message of this module's logger naming the Ops
+(:func:`_report_once`): it is compiled again in every process, and with nutpie's own
+compilation no log-likelihood is recorded while sampling.
 
 **Chain starts.** Each chain starts at the model's support point (or the given initial
 values) plus PyMC's uniform jitter on the unconstrained scale (the same draws for the same
@@ -62,6 +67,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import logging
 import math
 import warnings
 
@@ -81,6 +87,19 @@ __all__ = [
     "sample_nutpie",
     "structure_hash",
 ]
+
+
+_LOG = logging.getLogger(__name__)
+
+#: Messages of :func:`_report_once` already logged in this process.
+_REPORTED: set[str] = set()
+
+
+def _report_once(message: str) -> None:
+    """Log ``message`` (INFO) the first time it occurs in this process."""
+    if message not in _REPORTED:
+        _REPORTED.add(message)
+        _LOG.info(message)
 
 
 class NutpieCacheWarning(UserWarning):
@@ -604,10 +623,17 @@ def _unpack_source(ndims: list[int]) -> tuple[str, str]:
     return "\n".join(lines), "".join(f", d{k}" for k in range(len(ndims)))
 
 
-def _own_compile(model, initial_points, center, start, n_dim: int):
-    """Compile with nutpie's own code (not cached on disk), keeping this module's starts."""
+def _own_compile(model, initial_points, center, start, n_dim: int, reason: str):
+    """Compile with nutpie's own code (not cached on disk), keeping this module's starts.
+
+    ``reason`` (why the cached path is not taken) is logged once per process.
+    """
     import nutpie
 
+    _report_once(
+        f"nutpie: {reason}; this model is compiled with nutpie's own compilation, again in "
+        "every process, and no log-likelihood is recorded while sampling"
+    )
     compiled = nutpie.compile_pymc_model(model, backend="numba", initial_points=initial_points)
     starts = _GuardedStarts(center, start, lambda x: float(compiled.logp_func(x)[0]), n_dim)
     return dataclasses.replace(compiled, initial_point_func=starts)
@@ -803,6 +829,35 @@ def structure_hash(graphs: _Graphs, inputs: list) -> str | None:
     return digest.hexdigest()
 
 
+def _unpicklable_ops(graphs: _Graphs, inputs: list) -> list[str]:
+    """Return the names of the Ops of the graphs that cannot be pickled, with the reason."""
+    import pickle
+
+    from pytensor.graph.traversal import io_toposort
+
+    names = {}
+    for node in io_toposort([graphs.point, *inputs], list(graphs.outputs)):
+        name = type(node.op).__name__
+        if name in names:
+            continue
+        try:
+            pickle.dumps(node.op, protocol=4)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            names[name] = f"{name} ({exc})"
+    return sorted(names.values())
+
+
+def _uncached_ops(function) -> list[str]:
+    """Return the names of the Ops of a compiled function whose numba code has no cache key."""
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+    names = set()
+    for node in function.maker.fgraph.toposort():
+        if numba_funcify_and_cache_key(node.op, node=node)[1] is None:
+            names.add(type(node.op).__name__)
+    return sorted(names)
+
+
 def _function_cache_dir():
     """Folder of the compiled functions stored on disk (inside PyTensor's compile folder)."""
     from pathlib import Path
@@ -861,13 +916,13 @@ def _store_functions(digest: str | None, functions: tuple) -> None:
         )
 
 
-def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
+def _compile(model, graphs: _Graphs, inputs: list) -> tuple[_Compiled | None, str]:
     """Compile the log-density + gradient and the expansion, data as inputs (numba).
 
     PyTensor's graph rewriting runs once per structure: the rewritten functions are stored
     on disk under :func:`structure_hash` and loaded (linked from the numba cache) by later
-    processes. Returns None when PyTensor's numba function cannot be reached or cached
-    (then nutpie's own compilation is used).
+    processes. Returns None and the reason when PyTensor's numba function cannot be reached
+    or cached (then nutpie's own compilation is used).
     """
     from numba import types
     from pymc.pytensorf import compile as compile_pymc
@@ -883,11 +938,17 @@ def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
                 for outputs in ((logp, grad), (expanded,))
             )
         _COMPILATIONS[0] += 1
+        if digest is None:
+            _report_once(
+                "nutpie: the compiled functions of this model are not stored on disk (Ops that "
+                f"cannot be pickled: {', '.join(_unpicklable_ops(graphs, inputs)) or 'none'}); "
+                "every process rewrites and compiles its graph again"
+            )
         _store_functions(digest, functions)
     logp_fn, expand_fn = functions
     jitted = [getattr(getattr(f, "vm", None), "jit_fn", None) for f in (logp_fn, expand_fn)]
     if any(j is None for j in jitted):
-        return None
+        return None, "PyTensor's compiled function has no numba function"
     unpack, args = _unpack_source([v.type.ndim for v in inputs])
     double_ptr = types.CPointer(types.double)
     logp_entry = _cached_entry_point(
@@ -903,8 +964,18 @@ def _compile(model, graphs: _Graphs, inputs: list) -> _Compiled | None:
         types.int64(types.uint64, types.uint64, double_ptr, double_ptr, types.voidptr),
     )
     if logp_entry is None or expand_entry is None:
-        return None
-    return _Compiled(arguments, graphs.outputs, logp_fn, expand_fn, logp_entry, expand_entry)
+        missing = {
+            label: _uncached_ops(function)
+            for label, function, entry in (
+                ("log-density", logp_fn, logp_entry),
+                ("expansion", expand_fn, expand_entry),
+            )
+            if entry is None
+        }
+        reasons = "; ".join(f"{label}: {', '.join(ops)}" for label, ops in missing.items())
+        return None, f"Ops whose numba implementation has no cache key ({reasons})"
+    compiled = _Compiled(arguments, graphs.outputs, logp_fn, expand_fn, logp_entry, expand_entry)
+    return compiled, ""
 
 
 def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
@@ -953,15 +1024,16 @@ def compile_nutpie(model, *, initial_points=None, log_likelihood: bool = False):
     )
     center, start = flat(start_fn.center), flat(start_fn)
     if _has_shared(graphs.outputs):  # pm.Data: nutpie's own path
-        return _own_compile(model, initial_points, center, start, graphs.n_dim)
+        reason = "the model has shared variables (pm.Data)"
+        return _own_compile(model, initial_points, center, start, graphs.n_dim, reason)
     outputs, inputs, values = _lift_data(graphs.outputs)
     graphs = dataclasses.replace(graphs, outputs=outputs)
     key = _structure_key(graphs, inputs)
     compiled = _lookup(key, graphs, inputs)
     if compiled is None:
-        compiled = _compile(model, graphs, inputs)
+        compiled, reason = _compile(model, graphs, inputs)
         if compiled is None:
-            return _own_compile(model, initial_points, center, start, graphs.n_dim)
+            return _own_compile(model, initial_points, center, start, graphs.n_dim, reason)
         _COMPILED[key] = compiled
         while len(_COMPILED) > CACHE_SIZE:
             _COMPILED.popitem(last=False)
