@@ -230,3 +230,62 @@ def test_shared_data_models_use_nutpie_s_own_compilation_and_keep_their_log_like
     assert not nutpie_backend._COMPILED
     assert tree["log_likelihood"]["counts"].shape == (2, 30, 3)
     assert set(tree["posterior"].data_vars) == {"rate"}
+
+
+_MAP_SCRIPT = """
+import importlib.util
+import sys
+
+import numpy as np
+
+from gammaprob.inference import nutpie_backend
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+helpers = load("gammaprob_test_forward_helpers", sys.argv[1])
+sparse = load("gammaprob_test_map_sparse", sys.argv[2])
+response = sparse._response(np.random.default_rng(0), helpers)
+model = sparse._model(response, sparse._models())[0]
+nutpie_backend.compile_nutpie(model)
+print(nutpie_backend.compilations(), len(nutpie_backend._COMPILED))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17: FusedMapPoisson, BoxBounds (no numba cache key) and FollowingBox "
+    "(not picklable: model tensors, per-process numba dispatcher ids) keep map models with a "
+    "following box off the cached path",
+)
+def test_a_new_process_loads_a_map_model_with_a_following_box(tmp_path):
+    """A small map model (Gaussian on a following box, FoV background) compiled in one
+    process is loaded from the stores by a fresh process: nothing compiled there."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parents[1]
+    command = [
+        sys.executable,
+        "-c",
+        _MAP_SCRIPT,
+        str(tests / "forward" / "_helpers.py"),
+        str(tests / "likelihood" / "test_map_sparse.py"),
+    ]
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    results = []
+    for _ in range(2):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-2000:]
+        results.append(done.stdout.split()[-2:])
+    # compiled once and kept on the structure-keyed path, then loaded without compiling
+    assert results == [["1", "1"], ["0", "1"]]
