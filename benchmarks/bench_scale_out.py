@@ -26,7 +26,8 @@ Parts:
 ``sim``
     ``--sim-n`` CTA prod5 South observations of 0.5 h on a survey grid (``survey_pointings``:
     40 x 25 pointings 0.1 deg apart about l = b = 0; IRFs read from the IRF file where each
-    observation is reduced) reduced on ``--workers`` workers and stacked as they arrive
+    observation is reduced) reduced on a scheduler and ``--workers`` workers started apart
+    (as for ``dr1``; a fresh cluster for each size) and stacked as they arrive in the client
     (``reduce(stack=True)``): a spectrum each (ON circle of 0.1 deg at l = b = 0), or with
     ``--sim-kind map`` a 4 x 3 deg map at 0.05 deg (counts, exposure, background, energy
     dispersion). Wall time and peak RSS of the stacking process.
@@ -46,6 +47,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -308,29 +310,23 @@ def _sim_setup(kind: str):
     return template, makers
 
 
-def child_sim(n: int, workers: int, kind: str) -> dict:
-    """Reduce and stack ``n`` simulated observations on a LocalCluster of ``workers``."""
+def child_sim(n: int, workers: int, kind: str, address: str) -> dict:
+    """Reduce and stack ``n`` simulated observations on the cluster at ``address``.
+
+    The scheduler and workers run in other processes, so this process's peak RSS is that of
+    the client that stacks (with a ``LocalCluster`` the scheduler's bookkeeping would add to
+    it).
+    """
     import pickle
 
     import numpy as np
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     from gammaprob.makers import reduce
 
     template, makers = _sim_setup(kind)
     survey = _survey(n)
-    start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=MEMORY_LIMIT,
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        cluster_start = time.perf_counter() - start
+    with Client(address) as client:
         warm = _survey(2)
         one = reduce(template, warm.observations(), makers, client=client, progress=False)
         before = _peak_rss_mb()
@@ -346,7 +342,7 @@ def child_sim(n: int, workers: int, kind: str) -> dict:
         "n_observations": n,
         "kind": kind,
         "workers": workers,
-        "cluster_start_s": cluster_start,
+        "address": address,
         "reduce_stack_s": wall,
         "stacking_process_peak_rss_mb": _peak_rss_mb(),
         "stacking_process_peak_rss_before_mb": before,
@@ -583,10 +579,19 @@ def part_dr1(runs: list[int], workers: int) -> tuple[dict, dict]:
 
 
 def part_sim(sizes: list[int], workers: int, kind: str) -> tuple[dict, dict]:
-    runs = {n: _spawn("sim", n=n, workers=workers, kind=kind) for n in sizes}
+    runs = {}
+    for n in sizes:  # a fresh scheduler and workers for each size
+        cluster = ExternalCluster(workers)
+        try:
+            runs[n] = _spawn("sim", n=n, workers=workers, kind=kind, address=cluster.address)
+        finally:
+            cluster.close()
     rows = {}
     for n, run in runs.items():
-        note = f"{kind} per observation, stacked as they arrive on {workers} workers; "
+        note = (
+            f"{kind} per observation, stacked as they arrive in the client, on a scheduler and "
+            f"{workers} workers in other processes; "
+        )
         rows[f"sim_{n}obs_{kind}_reduce_stack"] = _row(
             run["reduce_stack_s"], None, "s", note + "gammapy has no parallel reduce"
         )
@@ -673,7 +678,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics.update(rows)  # a rerun replaces its own rows and keeps the others
         details[part] = {**details.get(part, {}), **found}
     invocation = {
-        "command": " ".join(["python", "benchmarks/bench_scale_out.py", *(argv or sys.argv[1:])]),
+        "command": shlex.join(["python", "benchmarks/bench_scale_out.py", *(argv or sys.argv[1:])]),
         "wall_s": time.perf_counter() - start,
         "note": args.note,
         "load_average_1_5_15min_before": load_before,
