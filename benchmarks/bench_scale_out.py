@@ -2,7 +2,7 @@
 
 Run as a script (needs ``$GAMMAPY_DATA``; gammapy for the ``dr1`` comparison row)::
 
-    python benchmarks/bench_scale_out.py                     # every part, about 15 min on 2 cores
+    python benchmarks/bench_scale_out.py --posterior-n 10,25,50   # about 12 min on 2 cores
     python benchmarks/bench_scale_out.py --parts sim --sim-n 100,1000
 
 Writes ``benchmarks/results/scale_out.json`` (``--out``); a rerun replaces the rows it
