@@ -77,6 +77,9 @@ def test_defaults_are_those_of_sample_and_truth_table():
         k: v.default for k, v in inspect.signature(sample).parameters.items() if k != "model"
     }
     assert defaults["sampler"] == "nutpie"
+    # draws=None: 1000 per chain for a model without a hierarchy (the demo and the joint Crab)
+    assert defaults["draws"] is None
+    defaults["draws"] = 1000
     for runner in (run_demo, run_joint_crab):
         params = inspect.signature(runner).parameters
         for key in ("sampler", "draws", "tune", "chains"):
