@@ -344,6 +344,31 @@ def _window_helpers(data: SparseMapData, n_src: int):
     return window, mixed, weights
 
 
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def _active_pixels(static, windows, n_cut):
+    """Pixels whose bins carry signal: the static ones first, then each window's new pixels.
+
+    Returns ``(slot, active, n_active)``: ``slot[p]`` is pixel ``p``'s row (-1 if inactive),
+    ``active[:n_active]`` the active pixels in row order.
+    """
+    slot = np.full(n_cut, -1, dtype=np.int64)
+    n_max = static.size
+    for positions in windows:
+        n_max += positions.size
+    active = np.empty(n_max, dtype=np.int64)
+    for j in range(static.size):
+        active[j] = static[j]
+        slot[static[j]] = j
+    n_active = static.size
+    for positions in windows:
+        for p in positions:
+            if slot[p] < 0:
+                slot[p] = n_active
+                active[n_active] = p
+                n_active += 1
+    return slot, active, n_active
+
+
 def _sparse_counts(data: SparseMapData):
     """Per cutout pixel, the masked bins with counts (CSR: start, energy, counts)."""
     observed = (data.mask & (data.counts > 0)).T
@@ -385,21 +410,7 @@ def _fused_kernel(data: SparseMapData, n_src: int):
             dg[e] -= b_sum[e]
         # active pixels: static ones first, then each window's new pixels
         windows = [window(i, bounds) for i in range(n_src)]
-        slot = np.full(n_cut, -1, dtype=np.int64)
-        n_max = n_static
-        for positions in windows:
-            n_max += positions.size
-        active = np.empty(n_max, dtype=np.int64)
-        for j in range(n_static):
-            active[j] = static[j]
-            slot[static[j]] = j
-        n_active = n_static
-        for positions in windows:
-            for p in positions:
-                if slot[p] < 0:
-                    slot[p] = n_active
-                    active[n_active] = p
-                    n_active += 1
+        slot, active, n_active = _active_pixels(static, windows, n_cut)
         # true-energy signal rows per active pixel: sum_i F_i max(W_i c_i, 0)
         rows_true = np.zeros((n_active, n_true))
         for i in range(n_src):
@@ -546,21 +557,7 @@ def _energy_sums(g, static_signal, flux, bounds, cs, tables, boxes):
             logp[e] += n_sum[e] * math.log(g[e]) if g[e] > 0.0 else -np.inf
         logp[e] -= b_sum[e] * g[e]
     windows = [_window(i, bounds, kernel_shapes, out_index) for i in range(n_src)]
-    slot = np.full(n_cut, -1, dtype=np.int64)
-    n_max = n_static
-    for positions in windows:
-        n_max += positions.size
-    active = np.empty(n_max, dtype=np.int64)
-    for j in range(n_static):
-        active[j] = static[j]
-        slot[static[j]] = j
-    n_active = n_static
-    for positions in windows:
-        for p in positions:
-            if slot[p] < 0:
-                slot[p] = n_active
-                active[n_active] = p
-                n_active += 1
+    slot, active, n_active = _active_pixels(static, windows, n_cut)
     # true-energy signal rows per active pixel: sum_i F_i max(W_i c_i, 0)
     rows_true = np.zeros((n_active, n_true))
     for i in range(n_src):
