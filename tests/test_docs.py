@@ -176,13 +176,43 @@ def test_readme_and_ci_install_the_docs_extra():
     assert {"test", "validation", "docs"} <= set(extras.group(1).split(","))
 
 
-def test_extended_benchmark_table_is_generated_from_its_results_file():
-    """docs/forward.md's extended-source table is the render of its results file, not typed."""
+def _render_docs():
     spec = importlib.util.spec_from_file_location(
         "render_docs", ROOT / "benchmarks" / "render_docs.py"
     )
     render_docs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(render_docs)
+    return render_docs
+
+
+def test_every_benchmark_block_of_the_docs_is_the_render_of_its_results_file():
+    render_docs = _render_docs()
+    assert set(render_docs.BLOCKS) >= {
+        "extended",
+        "whole_process",
+        "posterior_ess",
+        "scale_out_posterior",
+    }
+    assert render_docs.stale_blocks() == [], "run python benchmarks/render_docs.py --write"
+
+
+def test_whole_process_table_shows_each_variant_against_gammapy():
+    render_docs = _render_docs()
+    results = json.loads(
+        (ROOT / "benchmarks/results/whole_process.json").read_text(encoding="utf-8")
+    )
+    block = render_docs.marked_block(
+        (DOCS / "inference.md").read_text(encoding="utf-8"), "whole_process"
+    )
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(render_docs.WHOLE_PROCESS_VARIANTS)
+    warm = results["metrics"]["whole_process_s[warm]"]
+    assert f"| {warm['ratio']:.2f} |" in rows[1]
+
+
+def test_extended_benchmark_table_is_generated_from_its_results_file():
+    """docs/forward.md's extended-source table is the render of its results file, not typed."""
+    render_docs = _render_docs()
     results = json.loads((ROOT / "benchmarks/results/extended.json").read_text(encoding="utf-8"))
     block = render_docs.marked_block((DOCS / "forward.md").read_text(encoding="utf-8"), "extended")
     assert block == render_docs.render_extended(results), (

@@ -289,3 +289,98 @@ def test_a_new_process_loads_a_map_model_with_a_following_box(tmp_path):
         results.append(done.stdout.split()[-2:])
     # compiled once and kept on the structure-keyed path, then loaded without compiling
     assert results == [["1", "1"], ["0", "1"]]
+
+
+def _onoff_spectra(n: int, *, other_grid: int = 0) -> list:
+    """``n`` on/off spectra on one true-energy grid and ``other_grid`` on another one."""
+    import astropy.units as u
+
+    from gammaprob.datasets import SpectrumDatasetOnOff
+    from gammaprob.maps.axes import MapAxis
+
+    datasets = []
+    for i in range(n + other_grid):
+        rng = np.random.default_rng(100 + i)
+        n_reco = 6 + i % 3  # other numbers of bins too
+        n_true = 10 if i < n else 14
+        axis = MapAxis.from_energy_bounds(0.1 * u.TeV, 10 * u.TeV, n_reco, name="energy")
+        axis_true = MapAxis.from_energy_bounds(0.05 * u.TeV, 20 * u.TeV, n_true, name="energy_true")
+        edisp = rng.uniform(0, 1, (n_true, n_reco))
+        edisp /= edisp.sum(axis=1, keepdims=True) * 1.25
+        datasets.append(
+            SpectrumDatasetOnOff(
+                name=f"run-{i}",
+                counts=rng.poisson(20, n_reco),
+                counts_off=rng.poisson(60, n_reco),
+                acceptance=np.ones(n_reco),
+                acceptance_off=rng.uniform(3, 6, n_reco),
+                exposure=rng.uniform(1e8, 1e9, n_true) * u.cm**2 * u.s,
+                energy_axis=axis,
+                energy_axis_true=axis_true,
+                edisp=edisp,
+            )
+        )
+    return datasets
+
+
+def _onoff_model(datasets):
+    import astropy.units as u
+
+    from gammaprob.inference import build_model
+    from gammaprob.modeling import LogUniform, Normal, SkyModel, spectral
+
+    law = spectral.PowerLaw(
+        index=Normal(2.5, 1.0),
+        amplitude=LogUniform(1e-13, 1e-9, unit="cm-2 s-1 TeV-1"),
+        reference=1 * u.TeV,
+    )
+    return build_model(datasets, [SkyModel(law, name="src")])
+
+
+def _op_count(graph, op_type) -> int:
+    from pytensor.graph.traversal import io_toposort
+
+    return sum(isinstance(node.op, op_type) for node in io_toposort([], [graph]))
+
+
+def test_onoff_spectra_are_joined_into_one_term_with_one_product_per_true_energy_grid():
+    from pytensor.tensor.math import Dot
+
+    from gammaprob.likelihood.onoff_marginal import MarginalOnOffLogp
+
+    model = _onoff_model(_onoff_spectra(4, other_grid=2))
+    rvs, per_bin = nutpie_backend._joined_terms(model)
+    assert sorted(rv.name for rv in rvs) == sorted(rv.name for rv in model.observed_RVs)
+    assert _op_count(per_bin, MarginalOnOffLogp) == 1
+    assert _op_count(per_bin, Dot) == 2  # one per true-energy grid, not one per dataset
+    # the joined bins are each dataset's bins, in the order of ``rvs``
+    import pytensor
+
+    point = model.initial_point()
+    inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    point[inputs[0].name] = point[inputs[0].name] + 0.3
+    joined = pytensor.function(inputs, per_bin, on_unused_input="ignore")
+    one_by_one = pytensor.function(
+        inputs, model.logp(vars=rvs, sum=False), on_unused_input="ignore"
+    )
+    args = [point[v.name] for v in inputs]
+    np.testing.assert_allclose(joined(*args), np.concatenate(one_by_one(*args)), rtol=1e-14)
+
+
+def test_other_numbers_of_onoff_spectra_reuse_the_compiled_functions(compile_calls):
+    """The joined graph does not grow with the datasets: 3 runs or 7, one compilation."""
+    compiled = {}
+    for n in (3, 7):
+        model = _onoff_model(_onoff_spectra(n))
+        compiled[n] = (model, compile_nutpie(model, log_likelihood=True))
+    assert len(compile_calls) == 2  # log-density + gradient, and the expansion: once
+    for n, (model, c) in compiled.items():
+        names = [name for name in c.shape_info[0] if name.startswith("__log_likelihood__")]
+        assert len(names) == n
+        rng = np.random.default_rng(n)
+        for _ in range(3):
+            x = rng.normal(0.0, 0.5, c.n_dim)
+            logp, grad = _entry_logp(c, x)
+            expected_logp, expected_grad = _pymc_logp(model, c, x)
+            np.testing.assert_allclose(logp, expected_logp, rtol=1e-12)
+            np.testing.assert_allclose(grad, expected_grad, rtol=1e-9, atol=1e-9)

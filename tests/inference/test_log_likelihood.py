@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -19,19 +16,7 @@ from gammaprob.likelihood.groups import energy_groups
 N_RECO = 3
 
 
-def _helpers():
-    name = "gammaprob_test_forward_helpers"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "forward" / "_helpers.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def _map_model():
-    helpers = _helpers()
+def _map_model(helpers):
     rng = np.random.default_rng(0)
     response = helpers.grid_response(
         rng,
@@ -65,8 +50,10 @@ def _tree(model, n_chain=2, n_draw=40):
     return az.from_dict({"posterior": {"src::amplitude": draws.reshape(n_chain, n_draw)}})
 
 
-def test_map_log_likelihood_is_per_energy_by_default_and_per_bin_on_request():
-    model = _map_model()
+def test_map_log_likelihood_is_per_energy_by_default_and_per_bin_on_request(
+    forward_helpers,
+):
+    model = _map_model(forward_helpers)
     labels = energy_groups(model)["syn"]
     n_bins = labels.size
     assert n_bins > 10 * N_RECO and set(labels) == set(range(N_RECO))

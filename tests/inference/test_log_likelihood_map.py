@@ -8,10 +8,7 @@ must be those of the dense graph summed per energy bin.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -33,23 +30,12 @@ from gammaprob.modeling import (
 N_TRUE, N_RECO, N, PIX = 4, 3, 41, 0.02
 
 
-def _helpers():
-    name = "gammaprob_test_forward_helpers"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "forward" / "_helpers.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def _map_model():
+def _map_model(helpers):
     """An extended source on a following box, a point source, a FoV background; part masked."""
     from gammaprob.forward import build_params
     from gammaprob.forward.map_response import MapResponse
 
-    arrays = _helpers().grid_arrays(
+    arrays = helpers.grid_arrays(
         np.random.default_rng(3),
         n_true=N_TRUE,
         n_reco=N_RECO,
@@ -109,8 +95,8 @@ def _prior_tree(model, n_chain=2, n_draw=15):
     return az.from_dict({"posterior": posterior})
 
 
-def test_map_log_likelihood_on_windows_equals_dense_per_bin_terms(monkeypatch):
-    model = _map_model()
+def test_map_log_likelihood_on_windows_equals_dense_per_bin_terms(monkeypatch, forward_helpers):
+    model = _map_model(forward_helpers)
     labels = energy_groups(model)["syn"]
     calls = []
     energy_logp = map_sparse.energy_logp
@@ -135,11 +121,11 @@ def test_map_log_likelihood_on_windows_equals_dense_per_bin_terms(monkeypatch):
     np.testing.assert_allclose(small.values, summed, rtol=1e-12)
 
 
-def test_energy_logp_reads_the_map_term_only():
+def test_energy_logp_reads_the_map_term_only(forward_helpers):
     """The windows' sums replace the map term itself, with the build-time energy labels."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    model = _map_model()
+    model = _map_model(forward_helpers)
     umodel = remove_value_transforms(model)
     (term,) = umodel.logp(vars=umodel.observed_RVs, sum=False)
     ingredients, sums, index = map_sparse.energy_logp(term)

@@ -53,6 +53,30 @@ def test_read_irfs(path):
 
 
 @pytest.mark.requires_data
+def test_simulated_observation_pickles_for_dask_workers():
+    """Plain pickle (what Dask sends to workers): the same IRFs, still read-only."""
+    import pickle
+
+    obs = make_observation(read_irfs(PROD5), POINTING, 0.5 * u.h, obs_id=7)
+    back = pickle.loads(pickle.dumps(obs))
+    for name in ("aeff", "edisp", "psf", "bkg"):
+        irf, copy = getattr(obs, name), getattr(back, name)
+        assert type(copy) is type(irf)
+        assert dict(copy.meta) == dict(irf.meta)
+        with pytest.raises(TypeError):
+            copy.meta["NEW"] = 1  # read-only mapping, as built
+        data = copy.data if isinstance(copy.data, np.ndarray) else copy.data["sigma_1"]
+        with pytest.raises(ValueError, match="read-only"):
+            data[...] = 0.0
+    energy = [0.5, 2.0, 8.0] * u.TeV
+    offset = [0.2, 0.5, 1.0] * u.deg
+    np.testing.assert_array_equal(
+        back.aeff.evaluate(energy_true=energy, offset=offset),
+        obs.aeff.evaluate(energy_true=energy, offset=offset),
+    )
+
+
+@pytest.mark.requires_data
 @pytest.mark.parametrize("path", [PROD5, DC1], ids=["prod5", "1dc"])
 def test_map_dataset_counts_are_poisson_draws_of_npred(path):
     from gammaprob.simulate.observations import _npred_map

@@ -23,6 +23,29 @@ from .interpolation import inside_edges, interp_grid
 __all__ = ["IRF", "FoVAlignment"]
 
 
+def frozen_state(irf) -> dict:
+    """Pickle state of an immutable IRF: its attributes, read-only mappings as dicts."""
+    mappings = [name for name, value in irf.__dict__.items() if isinstance(value, MappingProxyType)]
+    attributes = {
+        name: dict(value) if name in mappings else value for name, value in irf.__dict__.items()
+    }
+    return {"attributes": attributes, "mappings": mappings}
+
+
+def restore_frozen_state(irf, state: dict) -> None:
+    """Set the attributes of :func:`frozen_state` again, mappings and arrays read-only."""
+
+    def frozen(value):
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+        return value
+
+    for name, value in state["attributes"].items():
+        if name in state["mappings"]:
+            value = MappingProxyType({key: frozen(item) for key, item in value.items()})
+        object.__setattr__(irf, name, frozen(value))
+
+
 class FoVAlignment(StrEnum):
     """Orientation of the field-of-view coordinates of a background (header ``FOVALIGN``)."""
 
@@ -110,6 +133,14 @@ class IRF:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; create a new object instead")
+
+    def __getstate__(self) -> dict:
+        """State for pickle (Dask workers): the read-only mappings as plain dicts."""
+        return frozen_state(self)
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled IRF, read-only as built."""
+        restore_frozen_state(self, state)
 
     # ---- properties ---------------------------------------------------------------------------
     @property

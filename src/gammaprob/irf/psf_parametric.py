@@ -19,6 +19,7 @@ import numpy as np
 from gammaprob.maps.axes import MapAxes
 from gammaprob.utils.fits import get_hdu, open_fits
 
+from .core import frozen_state, restore_frozen_state
 from .gadf import header_meta, is_pointlike, read_axis, read_data_column, table_hdu
 from .gadf import write_table_hdu as _write
 from .interpolation import interp_grid
@@ -160,6 +161,14 @@ class _ParametricPSF:
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is immutable; create a new object instead")
+
+    def __getstate__(self) -> dict:
+        """State for pickle (Dask workers): the read-only mappings as plain dicts."""
+        return frozen_state(self)
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled PSF, read-only as built."""
+        restore_frozen_state(self, state)
 
     @property
     def axes(self) -> MapAxes:
