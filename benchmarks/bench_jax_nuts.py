@@ -111,6 +111,22 @@ def _logp_grad_time(model, repeat: int) -> float:
     return statistics.median(times)
 
 
+def _timed_sample(model, sampler: str, settings: dict) -> dict:
+    """Time one ``sample`` call (compilation included); its ESS, R-hat and divergences."""
+    from gammaprob.inference import check_convergence, sample
+
+    start = time.perf_counter()
+    result = sample(model, sampler=sampler, random_seed=1, check=False, **settings)
+    call = time.perf_counter() - start
+    conv = check_convergence(result, warn=False)
+    return {
+        "sample_call_s": call,
+        "ess_bulk_min": _ess(result),
+        "r_hat_max": float(conv.rhat_max),
+        "divergences": int(conv.n_divergent),
+    }
+
+
 def main(argv=None) -> None:
     """Build the dataset and model, time numpyro (and nutpie on the CPU), write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -128,7 +144,7 @@ def main(argv=None) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import write_results
 
-    from gammaprob.inference import build_model, check_convergence, sample
+    from gammaprob.inference import build_model
 
     platform = jax.default_backend()
     device = str(jax.devices()[0].device_kind)
@@ -137,29 +153,11 @@ def main(argv=None) -> None:
     model = build_model([data], models())
     build_s = time.perf_counter() - start
     settings = {"draws": args.draws, "tune": args.tune, "chains": args.chains, "progressbar": False}
-    rows, runs = {}, {}
-    start = time.perf_counter()
-    result = sample(model, sampler="numpyro", random_seed=1, check=False, **settings)
-    call = time.perf_counter() - start
-    conv = check_convergence(result, warn=False)
-    runs["numpyro"] = {
-        "sample_call_s": call,
-        "ess_bulk_min": _ess(result),
-        "r_hat_max": float(conv.rhat_max),
-        "divergences": int(conv.n_divergent),
-    }
+    runs = {"numpyro": _timed_sample(model, "numpyro", settings)}
     runs["numpyro"]["logp_grad_s"] = _logp_grad_time(model, args.repeat)
     if not args.skip_nutpie:
-        start = time.perf_counter()
-        result = sample(model, sampler="nutpie", random_seed=1, check=False, **settings)
-        call = time.perf_counter() - start
-        conv = check_convergence(result, warn=False)
-        runs["nutpie_cpu"] = {
-            "sample_call_s": call,
-            "ess_bulk_min": _ess(result),
-            "r_hat_max": float(conv.rhat_max),
-            "divergences": int(conv.n_divergent),
-        }
+        runs["nutpie_cpu"] = _timed_sample(model, "nutpie", settings)
+    rows = {}
     note = "gammapy has no gradient-based sampler: no gammapy column"
     for name, run in runs.items():
         run["ess_per_s_incl_compile"] = run["ess_bulk_min"] / run["sample_call_s"]

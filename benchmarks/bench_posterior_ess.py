@@ -69,9 +69,8 @@ def worker_gammaprob() -> dict:
 
 def worker_gammapy() -> dict:
     """Read, set the priors, then time gammapy's ``Sampler().run``; return ESS and times."""
-    import astropy.units as u
     import numpy as np
-    from gammapy.datasets import Datasets, SpectrumDatasetOnOff
+    from bench_sampling import gammapy_joint_crab_datasets  # the same reading
     from gammapy.modeling import Sampler
     from gammapy.modeling.models import (
         GaussianPrior,
@@ -80,15 +79,7 @@ def worker_gammapy() -> dict:
         SkyModel,
     )
 
-    from gammaprob.analysis.joint_crab import ENERGY_RANGES, INSTRUMENTS, pha_files
-
-    datasets = Datasets()
-    for instrument in INSTRUMENTS:
-        e_min, e_max = ENERGY_RANGES[instrument]
-        for path in pha_files(instrument):
-            ds = SpectrumDatasetOnOff.read(path)
-            ds.mask_fit = ds.counts.geom.energy_mask(e_min * u.TeV, e_max * u.TeV)
-            datasets.append(ds.copy(name=f"{instrument}-{path.stem}"))
+    datasets = gammapy_joint_crab_datasets()
     spectral = LogParabolaSpectralModel(
         amplitude="3e-11 cm-2 s-1 TeV-1", reference="1 TeV", alpha=2.5, beta=0.1
     )

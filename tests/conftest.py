@@ -58,6 +58,22 @@ def gammapy_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def helpers():
+    """``tests/forward/_helpers.py``, the synthetic responses and sources of the forward,
+    likelihood and inference tests (loaded by path: tests run with --import-mode=importlib)."""
+    import sys
+
+    name = "gammaprob_test_forward_helpers"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("forward") / "_helpers.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 @pytest.fixture
 def rng():
     """A seeded numpy random generator."""

@@ -51,9 +51,9 @@ def _tree(model, n_chain=2, n_draw=40):
 
 
 def test_map_log_likelihood_is_per_energy_by_default_and_per_bin_on_request(
-    forward_helpers,
+    helpers,
 ):
-    model = _map_model(forward_helpers)
+    model = _map_model(helpers)
     labels = energy_groups(model)["syn"]
     n_bins = labels.size
     assert n_bins > 10 * N_RECO and set(labels) == set(range(N_RECO))

@@ -95,8 +95,8 @@ def _prior_tree(model, n_chain=2, n_draw=15):
     return az.from_dict({"posterior": posterior})
 
 
-def test_map_log_likelihood_on_windows_equals_dense_per_bin_terms(monkeypatch, forward_helpers):
-    model = _map_model(forward_helpers)
+def test_map_log_likelihood_on_windows_equals_dense_per_bin_terms(monkeypatch, helpers):
+    model = _map_model(helpers)
     labels = energy_groups(model)["syn"]
     calls = []
     energy_logp = map_sparse.energy_logp
@@ -121,11 +121,11 @@ def test_map_log_likelihood_on_windows_equals_dense_per_bin_terms(monkeypatch, f
     np.testing.assert_allclose(small.values, summed, rtol=1e-12)
 
 
-def test_energy_logp_reads_the_map_term_only(forward_helpers):
+def test_energy_logp_reads_the_map_term_only(helpers):
     """The windows' sums replace the map term itself, with the build-time energy labels."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    model = _map_model(forward_helpers)
+    model = _map_model(helpers)
     umodel = remove_value_transforms(model)
     (term,) = umodel.logp(vars=umodel.observed_RVs, sum=False)
     ingredients, sums, index = map_sparse.energy_logp(term)

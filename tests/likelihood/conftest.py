@@ -1,27 +1,8 @@
-"""Fixtures of the likelihood tests (reuse the forward tests' helpers module)."""
+"""Fixtures of the likelihood tests (``helpers``: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-_NAME = "gammaprob_test_forward_helpers"
-
-
-@pytest.fixture(scope="session")
-def helpers():
-    """The shared test helpers module ``tests/forward/_helpers.py``."""
-    if _NAME not in sys.modules:
-        path = Path(__file__).parents[1] / "forward" / "_helpers.py"
-        spec = importlib.util.spec_from_file_location(_NAME, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_NAME] = module
-        spec.loader.exec_module(module)
-    return sys.modules[_NAME]
-
 
 #: Position of the Crab in the Fermi-LAT 3FHL dataset (deg, galactic).
 FERMI_CRAB = (184.5575, -5.7844)
