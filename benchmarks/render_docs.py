@@ -226,11 +226,83 @@ def render_posterior_ess(results: Mapping) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_msh_nuts(results: Mapping) -> str:
+    """Table of ``extended_nuts.json``: the MSH 15-52 posterior as a whole process vs gammapy."""
+    metrics = results["metrics"]
+    rows = [
+        ("whole process, warm caches", "msh1552/whole_process_s[warm]"),
+        ("whole process, empty caches", "msh1552/whole_process_s[cold]"),
+        ("`sample` call vs Minuit fit + covariance (warm)", "msh1552/fit_or_sample_s[warm]"),
+        ("nutpie's sampling alone vs Minuit fit + covariance", "msh1552/sampling_s[warm]"),
+        ("reduction of the 20 runs", "msh1552/reduction_s"),
+    ]
+    lines = ["| MSH 15-52, 3D Gaussian | gammaprob | gammapy | gammapy / gammaprob |"]
+    lines.append("|---|---|---|---|")
+    for label, key in rows:
+        row = metrics[key]
+        lines.append(
+            f"| {label} | {_seconds(row['gammaprob'])} | {_seconds(row['gammapy'])} "
+            f"| {row['ratio']:.3f} |"
+        )
+    settings = results["settings"]
+    lines += [
+        "",
+        _footer(
+            results,
+            "extended_nuts.json",
+            f"median of {settings['repeats']} fresh processes (empty caches: "
+            f"{settings['cold_repeats']}), launch to exit; gammaprob's `sample` defaults "
+            f"({settings['chains']} chains x ({settings['tune']} + {settings['draws']})); "
+            "issue 17's target is a ratio >= 0.1 for the warm whole process.",
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_overlap(results: Mapping) -> str:
+    """Table of ``extended_nuts_overlap.json``: NUTS on k overlapping Gaussians vs gammapy's fit."""
+    lines = [
+        "| sources k | `sample` call (compilation included) | sampling alone | gammapy fit + "
+        "covariance | leapfrog steps per draw | R-hat max | bulk ESS min | divergences "
+        "| largest pull vs gammapy |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    runs = results["overlap_runs"]
+    for k in results["settings"]["ks"]:
+        ours, theirs = runs[f"{k}src"]["gammaprob"], runs[f"{k}src"]["gammapy"]
+        lines.append(
+            f"| {k} | {_seconds(ours['sample_call_s'])} | {_seconds(ours['sampling_s'])} "
+            f"| {_seconds(theirs['fit_and_covariance_s'])} "
+            f"| {ours['leapfrog_steps_per_draw']:.1f} | {ours['r_hat_max']:.4f} "
+            f"| {ours['ess_bulk_min']:.0f} | {ours['divergences']} "
+            f"| {ours['max_abs_pull_vs_gammapy']:.2f} sigma |"
+        )
+    settings = results["settings"]
+    lines += [
+        "",
+        _footer(
+            results,
+            "extended_nuts_overlap.json",
+            f"one process per code and k (no repeats); gammaprob's `sample` defaults "
+            f"({settings['chains']} chains x ({settings['tune']} + {settings['draws']})), gammapy's "
+            "Minuit fit of the same file and model; pulls are (posterior median - gammapy's "
+            "value) / gammapy's error.",
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 #: block name -> (results file in benchmarks/results, renderer, docs pages holding the block)
 BLOCKS: dict[str, tuple[str, Callable[[Mapping], str], tuple[str, ...]]] = {
     "extended": ("extended.json", render_extended, ("docs/forward.md",)),
     "whole_process": ("whole_process.json", render_whole_process, ("docs/inference.md",)),
     "posterior_ess": ("posterior_ess.json", render_posterior_ess, ("docs/inference.md",)),
+    "extended_nuts": ("extended_nuts.json", render_msh_nuts, ("docs/forward.md",)),
+    "extended_nuts_overlap": (
+        "extended_nuts_overlap.json",
+        render_overlap,
+        ("docs/forward.md",),
+    ),
     "scale_out_posterior": (
         "scale_out.json",
         render_scale_out_posterior,
