@@ -113,6 +113,11 @@ def render_extended(results: Mapping) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _head(*columns: str) -> list[str]:
+    """The header and separator lines of a markdown table."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
@@ -137,11 +142,13 @@ WHOLE_PROCESS_VARIANTS = {
 def render_whole_process(results: Mapping) -> str:
     """Table of ``whole_process.json``: whole joint-Crab process per cache state vs gammapy."""
     metrics = results["metrics"]
-    lines = [
-        "| gammaprob process | whole process | gammapy's (MINUIT fit) | gammapy / gammaprob "
-        "| of which `sample` |",
-        "|---|---|---|---|---|",
-    ]
+    lines = _head(
+        "gammaprob process",
+        "whole process",
+        "gammapy's (MINUIT fit)",
+        "gammapy / gammaprob",
+        "of which `sample`",
+    )
     for variant, label in WHOLE_PROCESS_VARIANTS.items():
         row = metrics[f"whole_process_s[{variant}]"]
         lines.append(
@@ -169,11 +176,14 @@ _POSTERIOR_ROW = re.compile(r"^posterior_(?P<n>\d+)runs_build_and_sample$")
 def render_scale_out_posterior(results: Mapping) -> str:
     """Table of the run-wise joint posterior rows of ``scale_out.json``."""
     details = results["details"]["posterior"]
-    lines = [
-        "| run-wise spectra N | `build_model` + `sample` (first compilation included) "
-        "| sampling alone | R-hat max | bulk ESS min | divergences |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = _head(
+        "run-wise spectra N",
+        "`build_model` + `sample` (first compilation included)",
+        "sampling alone",
+        "R-hat max",
+        "bulk ESS min",
+        "divergences",
+    )
     for key, row in results["metrics"].items():
         match = _POSTERIOR_ROW.match(key)
         if match is None:
@@ -201,9 +211,12 @@ def render_posterior_ess(results: Mapping) -> str:
     """Table of ``posterior_ess.json``: effective samples per second against gammapy's sampler."""
     metrics = results["metrics"]
     lines = [
-        "| joint-Crab posterior | gammaprob (nutpie NUTS) | gammapy (UltraNest) "
-        "| gammaprob / gammapy |",
-        "|---|---|---|---|",
+        *_head(
+            "joint-Crab posterior",
+            "gammaprob (nutpie NUTS)",
+            "gammapy (UltraNest)",
+            "gammaprob / gammapy",
+        ),
         f"| effective samples per second | {metrics['ess_per_s']['gammaprob']:.0f} "
         f"| {metrics['ess_per_s']['gammapy']:.1f} | {metrics['ess_per_s']['ratio']:.0f}x |",
         f"| sampler call | {_seconds(metrics['sampler_call_s']['gammaprob'])} "
@@ -236,8 +249,7 @@ def render_msh_nuts(results: Mapping) -> str:
         ("nutpie's sampling alone vs Minuit fit + covariance", "msh1552/sampling_s[warm]"),
         ("reduction of the 20 runs", "msh1552/reduction_s"),
     ]
-    lines = ["| MSH 15-52, 3D Gaussian | gammaprob | gammapy | gammapy / gammaprob |"]
-    lines.append("|---|---|---|---|")
+    lines = _head("MSH 15-52, 3D Gaussian", "gammaprob", "gammapy", "gammapy / gammaprob")
     for label, key in rows:
         row = metrics[key]
         lines.append(
@@ -261,12 +273,17 @@ def render_msh_nuts(results: Mapping) -> str:
 
 def render_overlap(results: Mapping) -> str:
     """Table of ``extended_nuts_overlap.json``: NUTS on k overlapping Gaussians vs gammapy's fit."""
-    lines = [
-        "| sources k | `sample` call (compilation included) | sampling alone | gammapy fit + "
-        "covariance | leapfrog steps per draw | R-hat max | bulk ESS min | divergences "
-        "| largest pull vs gammapy |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = _head(
+        "sources k",
+        "`sample` call (compilation included)",
+        "sampling alone",
+        "gammapy fit + covariance",
+        "leapfrog steps per draw",
+        "R-hat max",
+        "bulk ESS min",
+        "divergences",
+        "largest pull vs gammapy",
+    )
     runs = results["overlap_runs"]
     for k in results["settings"]["ks"]:
         ours, theirs = runs[f"{k}src"]["gammaprob"], runs[f"{k}src"]["gammapy"]

@@ -545,10 +545,9 @@ def _model_graphs(model, *, log_likelihood: bool = False) -> _Graphs:
     if joined is None:
         logp = model.logp()
     else:  # the joined terms as one sum, every other term as PyMC sums it
+        done = set(joined[0])
         rest = [
-            v
-            for v in (*model.free_RVs, *model.observed_RVs, *model.potentials)
-            if v not in set(joined[0])
+            v for v in (*model.free_RVs, *model.observed_RVs, *model.potentials) if v not in done
         ]
         logp = joined[1].sum()
         if rest:

@@ -315,11 +315,6 @@ def _folded_flux(mu):
     return flux, np.asarray(kernel.data)
 
 
-def _same_graph(a, b, equal_computations) -> bool:
-    """Whether ``a`` and ``b`` are variables computing the same graph."""
-    return not isinstance(a, Apply) and a.type == b.type and equal_computations([a], [b])
-
-
 def join_marginal_terms(terms) -> tuple[list[int], object] | None:
     """One :class:`MarginalOnOffLogp` call for several datasets' marginal on/off terms.
 
@@ -359,20 +354,29 @@ def join_marginal_terms(terms) -> tuple[list[int], object] | None:
         return None
     from pytensor.graph.basic import equal_computations
 
-    groups: dict = {}  # flux graph (or the term's node) -> [(position, node, kernel)]
+    # [(flux or None, [(position, node, kernel)])]: terms folded from the same flux (each
+    # term has its own copy of the flux graph, so they are compared), others alone
+    groups: list[tuple] = []
     for position, node in joinable:
         folded = _folded_flux(node.inputs[0])
-        key, kernel = (node, None) if folded is None else folded
-        if folded is not None:  # each term has its own copy of the flux graph: compare them
-            key = next(
-                (k for k in groups if k is not node and _same_graph(k, key, equal_computations)),
-                key,
-            )
-        groups.setdefault(key, []).append((position, node, kernel))
+        if folded is None:
+            groups.append((None, [(position, node, None)]))
+            continue
+        flux, kernel = folded
+        same = (
+            members
+            for key, members in groups
+            if key is not None and key.type == flux.type and equal_computations([key], [flux])
+        )
+        members = next(same, None)
+        if members is None:
+            members = []
+            groups.append((flux, members))
+        members.append((position, node, kernel))
     order, rates, tables = [], [], [[], [], [], []]
     offset = 0
-    for key, members in groups.items():
-        if members[0][2] is None:  # not a fold: its own rates
+    for key, members in groups:
+        if key is None:  # not a fold: its own rates
             rates.append(members[0][1].inputs[0])
         else:  # one product with the members' responses side by side
             kernel = np.concatenate([kernel for *_, kernel in members], axis=1)
